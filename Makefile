@@ -1,0 +1,64 @@
+# rerate: the nightly credit re-rating job.
+# `make run` and `make test` are all a fresh machine needs; `make setup` is the part they share.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SAMPLE_USERS ?= 20000
+SAMPLE_DAYS ?= 395
+SAMPLE_END ?= 2026-10-31
+SAMPLE_SEED ?= 7
+SAMPLE_INPUT := data/sample/input
+SAMPLE_OUTPUT := data/sample/output
+
+.PHONY: setup java run test lint package clean
+
+setup: java $(STAMP)
+
+# Spark needs Java 17: use it when present, install it with apt where it is missing.
+java:
+	@if java -version 2>&1 | grep -q 'version "17'; then \
+	  echo "java 17: found"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+	  echo "java 17: missing, installing openjdk-17-jre-headless with apt"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; \
+	else \
+	  echo "java 17 is required by Spark and apt is not available: install a Java 17 runtime" >&2; exit 2; \
+	fi
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+# Generates the sample once (reused by later runs), then re-rates the last two days:
+# the first is the bootstrap, the second a normal night that diffs against it.
+run: setup
+	@test -f $(SAMPLE_INPUT)/.complete || { \
+	  rm -rf $(SAMPLE_INPUT) && \
+	  $(BIN)/rerate generate --users $(SAMPLE_USERS) --days $(SAMPLE_DAYS) \
+	    --end-date $(SAMPLE_END) --seed $(SAMPLE_SEED) --input $(SAMPLE_INPUT) && \
+	  touch $(SAMPLE_INPUT)/.complete; }
+	$(BIN)/rerate run --date $$(date -d "$(SAMPLE_END) -1 day" +%F) --input $(SAMPLE_INPUT) --output $(SAMPLE_OUTPUT) --quiet
+	$(BIN)/rerate run --date $(SAMPLE_END) --input $(SAMPLE_INPUT) --output $(SAMPLE_OUTPUT)
+
+test: setup
+	$(BIN)/pytest -q
+
+lint: setup
+	$(BIN)/ruff check jobs transforms tests
+	$(BIN)/ruff format --check jobs transforms tests
+
+# A wheel for pip, and a zip of the packages for `spark-submit --py-files`.
+package: setup
+	rm -rf dist
+	$(BIN)/pip wheel -q --no-deps -w dist .
+	cd . && $(BIN)/python -m zipfile -c dist/rerate.zip jobs transforms
+	cp jobs/spark_entry.py dist/rerate_submit.py
+	@ls -l dist
+
+clean:
+	rm -rf $(VENV) dist build data *.egg-info .pytest_cache .ruff_cache .hypothesis

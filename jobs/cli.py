@@ -1,0 +1,137 @@
+"""The `rerate` command: one click group, a subcommand per job. Exit codes are the contract's."""
+
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from jobs.config import ConfigError, Settings, load_settings
+from jobs.nightly import ExitCode, RunResult
+
+log = logging.getLogger("rerate")
+
+
+class IsoDate(click.ParamType):
+    name = "YYYY-MM-DD"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a date like 2026-10-31", param, ctx)
+
+
+DATE = IsoDate()
+
+
+def _settings(ctx: click.Context) -> Settings:
+    params = ctx.find_root().params
+    sub = ctx.params
+    try:
+        settings = load_settings(
+            params.get("conf"), input_path=sub.get("input_path"), output_path=sub.get("output_path")
+        )
+    except ConfigError as e:
+        click.echo(f"rerate: configuration error: {e}", err=True)
+        sys.exit(ExitCode.USAGE)
+    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return settings
+
+
+def _spark(settings: Settings):
+    from jobs.session import start_spark  # imported late: --help needs no JVM
+
+    return start_spark(settings)
+
+
+def paths_options(func):
+    func = click.option("--output", "output_path", help="Output root; overrides the profile.")(func)
+    return click.option("--input", "input_path", help="Input root; overrides the profile.")(func)
+
+
+@click.group()
+@click.option("--conf", type=click.Path(path_type=Path), default=None,
+              help="Profile to load (default: conf/local.toml).")
+def cli(conf: Path | None) -> None:
+    """Nightly credit re-rating: behaviour score, credit limit and a diff of changes."""
+
+
+@cli.command()
+@click.option("--date", "run_date", type=DATE, required=True, help="The run date D.")
+@click.option("--dry-run", is_flag=True, help="Compute and check, publish nothing.")
+@click.option("--accept-anomaly", metavar="TEXT",
+              help="Publish over a guardrail, recording why (a person's decision).")
+@click.option("--quiet", is_flag=True, help="Print only the outcome line.")
+@paths_options
+@click.pass_context
+def run(ctx, run_date: date, dry_run: bool, accept_anomaly: str | None, quiet: bool,
+        input_path, output_path) -> None:
+    """The nightly re-rating for date D."""
+    from jobs.nightly import run_nightly
+
+    if accept_anomaly is not None and not accept_anomaly.strip():
+        raise click.UsageError("--accept-anomaly needs the reason, in words")
+    settings = _settings(ctx)
+    spark = _spark(settings)
+    result = run_nightly(spark, settings, run_date, dry_run=dry_run, accept_anomaly=accept_anomaly)
+    _print_outcome(result, quiet)
+    sys.exit(result.exit_code)
+
+
+def _print_outcome(result: RunResult, quiet: bool) -> None:
+    r = result.report
+    line = (f"rerate run {r['run_date']}: {r['status']} (exit {r['exit_code']}) "
+            f"in {r['duration_seconds']} s")
+    if result.exit_code != ExitCode.PUBLISHED:
+        click.echo(f"{line}: {r['reason']}\n  report: {result.report_path}", err=True)
+        return
+    click.echo(line)
+    if quiet:
+        return
+    from jobs.render import render_run_summary
+
+    click.echo(render_run_summary(r, result.report_path))
+
+
+@cli.command()
+@click.option("--users", type=click.IntRange(min=1), required=True, help="Accounts to make.")
+@click.option("--days", type=click.IntRange(min=1), required=True, help="Days of ledger.")
+@click.option("--end-date", type=DATE, required=True, help="The last ledger day.")
+@click.option("--seed", type=int, default=1, show_default=True)
+@paths_options
+@click.pass_context
+def generate(ctx, users: int, days: int, end_date: date, seed: int, input_path, output_path) -> None:
+    """Writes synthetic ledgers in the input layout, at the input path."""
+    from jobs.generate import generate as generate_ledgers
+
+    settings = _settings(ctx)
+    counts = generate_ledgers(_spark(settings), input_path=settings.input_path, users=users,
+                              days=days, end=end_date, seed=seed)
+    click.echo(f"generated {users:,} accounts, {days} days to {end_date} at {settings.input_path}")
+    for ledger, rows in counts.items():
+        click.echo(f"  {ledger}: {rows:,} rows")
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(ExitCode.FAILURE)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(ExitCode.USAGE)
+    except SystemExit:
+        raise
+    except Exception as e:  # noqa: BLE001 - the scheduler needs exit 1, the operator one line
+        click.echo(f"rerate: unexpected failure: {type(e).__name__}: {e}", err=True)
+        log.debug("failure", exc_info=True)
+        sys.exit(ExitCode.FAILURE)
+
+
+if __name__ == "__main__":
+    main()

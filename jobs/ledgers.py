@@ -1,0 +1,110 @@
+"""Reading the input ledgers: readiness of the run date's partitions, schema, and the rows.
+
+Each ledger row comes back with its source: `dt` (the partition it was recorded in),
+`source_file` and `source_row` (its position), which the duplicate rule needs.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from jobs.layout import SUCCESS, InputLayout
+from jobs.storage import Storage
+from transforms.schemas import LEDGER_SCHEMAS
+
+EVENT_LEDGERS = ("transactions", "repayments")
+
+
+@dataclass
+class Readiness:
+    """What the run date's inputs look like; `problems` empty means ready."""
+
+    complete_days: dict[str, list[date]] = field(default_factory=dict)
+    skipped_incomplete: dict[str, list[str]] = field(default_factory=dict)
+    accounts_day: date | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def check_readiness(storage: Storage, layout: InputLayout, run_date: date) -> Readiness:
+    """Exit 3 territory: D's ledger partitions and every accounts partition up to D complete."""
+    ready = Readiness()
+    for ledger in EVENT_LEDGERS:
+        days = [d for d in layout.partition_days(storage, ledger) if d <= run_date]
+        complete = [d for d in days if storage.exists(layout.success_marker(ledger, d))]
+        ready.complete_days[ledger] = complete
+        ready.skipped_incomplete[ledger] = [d.isoformat() for d in days if d not in complete]
+        if run_date not in days:
+            ready.problems.append(f"{layout.partition(ledger, run_date)} is missing")
+        elif run_date not in complete:
+            ready.problems.append(f"{layout.partition(ledger, run_date)} has no {SUCCESS} yet")
+    account_days = [d for d in layout.partition_days(storage, "accounts") if d <= run_date]
+    incomplete = [d for d in account_days if not storage.exists(layout.success_marker("accounts", d))]
+    for day in incomplete:
+        ready.problems.append(f"{layout.partition('accounts', day)} has no {SUCCESS} yet")
+    if not account_days:
+        ready.problems.append(f"no accounts partition dated {run_date} or before under "
+                              f"{layout.ledger_root('accounts')}")
+    elif not incomplete:
+        ready.accounts_day = account_days[-1]
+    return ready
+
+
+def _type_name(data_type: T.DataType) -> str:
+    return data_type.simpleString()
+
+
+def schema_drift(spark: SparkSession, layout: InputLayout, ledger: str, day: date) -> list[str]:
+    """How the partition's files differ from the contract: missing, extra or retyped columns.
+
+    A timestamp without time zone is accepted as UTC; anything else must match exactly.
+    """
+    path = layout.partition(ledger, day)
+    try:
+        found = spark.read.parquet(path).schema
+    except Exception as e:  # noqa: BLE001 - an unreadable footer is drift the operator must see
+        if "UNABLE_TO_INFER_SCHEMA" in str(e):
+            return []  # a partition with no rows: nothing to compare
+        return [f"{path}: the Parquet files cannot be read: {str(e).splitlines()[0]}"]
+    expected = LEDGER_SCHEMAS[ledger]
+    found_types = {f.name: f.dataType for f in found.fields if f.name != "dt"}
+    problems = []
+    for f in expected.fields:
+        actual = found_types.get(f.name)
+        if actual is None:
+            problems.append(f"{ledger}.{f.name}: missing (expected {_type_name(f.dataType)})")
+        elif actual != f.dataType and not (
+            isinstance(f.dataType, T.TimestampType) and isinstance(actual, T.TimestampNTZType)
+        ):
+            hint = ""
+            if isinstance(f.dataType, T.TimestampType) and isinstance(actual, T.LongType):
+                hint = " (nanosecond timestamps are not supported: write microseconds)"
+            problems.append(f"{ledger}.{f.name}: expected {_type_name(f.dataType)}, found "
+                            f"{_type_name(actual)}{hint}")
+    for name in found_types:
+        if name not in expected.fieldNames():
+            problems.append(f"{ledger}.{name}: unknown extra column")
+    return problems
+
+
+def read_ledger(spark: SparkSession, layout: InputLayout, ledger: str, days: list[date]) -> DataFrame:
+    """The rows of the given complete partitions, in the contract's types, with their source."""
+    schema = LEDGER_SCHEMAS[ledger]
+    if not days:
+        return spark.createDataFrame([], schema).select(
+            "*", F.lit(None).cast("date").alias("dt"), F.lit(None).cast("string").alias("source_file"),
+            F.lit(None).cast("long").alias("source_row"))
+    paths = [layout.partition(ledger, d) for d in days]
+    return (
+        spark.read.schema(schema)
+        .option("basePath", layout.ledger_root(ledger))
+        .parquet(*paths)
+        .select(
+            *schema.fieldNames(),
+            F.col("dt").cast("date").alias("dt"),
+            F.col("_metadata.file_name").alias("source_file"),
+            F.col("_metadata.row_index").alias("source_row"),
+        )
+    )

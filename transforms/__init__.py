@@ -1,0 +1,1 @@
+"""Pure DataFrame -> DataFrame stages of the re-rating: validate, features, score, limits, diff."""

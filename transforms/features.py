@@ -1,0 +1,200 @@
+"""Per-account behaviour features as of the run date, from the accepted ledger rows.
+
+Balances and bill status come from the whole ledger; the look-back windows (days ending on the
+run date, inclusive) limit only the behaviour features. Every feature is documented in the README.
+"""
+
+from datetime import date
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from transforms.schemas import AMOUNT
+
+WINDOWS = (30, 90, 180, 365)
+
+# The features a scorecard characteristic may bin (the loader checks the policy against this).
+FEATURE_NAMES = (
+    "current_dpd",
+    "worst_dpd_365d",
+    "serious_delinquencies_365d",
+    "on_time_rate_365d",
+    "payment_ratio_180d",
+    "utilization",
+    "refund_rate_180d",
+    "installment_share_180d",
+    "credit_share_180d",
+    "tenure_days",
+    "active_months_365d",
+    "days_since_last_purchase",
+    *(f"purchase_count_{w}d" for w in WINDOWS),
+    "avg_order_value_365d",
+    "avg_monthly_spend_180d",
+)
+
+
+def _event_date() -> Column:
+    return F.to_date("event_time")
+
+
+def _within(days: int, as_of: date) -> Column:
+    """The event happened in the `days` days ending on `as_of`."""
+    return _event_date() > F.date_sub(F.lit(as_of), days)
+
+
+def _share(numerator: Column, denominator: Column) -> Column:
+    return F.when(denominator > 0, (numerator / denominator).cast("double"))
+
+
+def aggregate_purchases(transactions: DataFrame, *, as_of: date) -> DataFrame:
+    """Per user: purchase counts and amounts by window, activity, payment mix, refunds."""
+    purchase = F.col("txn_type") == "purchase"
+    refund = F.col("txn_type") == "refund"
+    credit = F.col("payment_method") == "credit"
+    amount = F.col("amount")
+
+    def total(condition: Column) -> Column:
+        return F.sum(F.when(condition, amount).otherwise(F.lit(0).cast(AMOUNT))).cast(AMOUNT)
+
+    aggregates = []
+    for w in WINDOWS:
+        aggregates.append(F.count(F.when(purchase & _within(w, as_of), True)).alias(f"purchase_count_{w}d"))
+        aggregates.append(total(purchase & _within(w, as_of)).alias(f"purchase_amount_{w}d"))
+    in_180 = _within(180, as_of)
+    aggregates += [
+        F.count_distinct(F.when(purchase & _within(365, as_of), F.trunc(_event_date(), "month")))
+        .alias("active_months_365d"),
+        F.max(F.when(purchase, _event_date())).alias("last_purchase_on"),
+        total(purchase & credit & in_180).alias("credit_purchase_amount_180d"),
+        total(purchase & credit & in_180 & (F.col("installments") > 1)).alias("installment_amount_180d"),
+        total(refund & in_180).alias("refund_amount_180d"),
+        F.count(F.when(purchase & credit & _within(90, as_of), True)).alias("credit_purchase_count_90d"),
+        total(purchase & credit).alias("credit_purchases_total"),
+        total(refund & credit).alias("credit_refunds_total"),
+    ]
+    return transactions.groupBy("user_id").agg(*aggregates)
+
+
+def settle_bills(repayments: DataFrame, *, as_of: date) -> DataFrame:
+    """One row per bill: amount, due date, what was paid and when it was settled (if it was).
+
+    A bill is settled on the day its payments add up to its amount.
+    """
+    bills = repayments.filter(F.col("entry_type") == "bill").select(
+        "bill_id", "user_id", F.col("amount").alias("bill_amount"), "due_date"
+    )
+    payments = repayments.filter(F.col("entry_type") == "payment").select(
+        "bill_id", "entry_id", "event_time", "amount"
+    )
+    running = Window.partitionBy("bill_id").orderBy("event_time", "entry_id")
+    paid = (
+        payments.join(bills.select("bill_id", "bill_amount", "due_date"), "bill_id")
+        .withColumn("paid_so_far", F.sum("amount").over(running))
+        .groupBy("bill_id")
+        .agg(
+            F.sum("amount").cast(AMOUNT).alias("paid_amount"),
+            F.sum(F.when(_event_date() <= F.col("due_date"), F.col("amount")))
+            .cast(AMOUNT).alias("paid_by_due"),
+            F.min(F.when(F.col("paid_so_far") >= F.col("bill_amount"), _event_date()))
+            .alias("settled_on"),
+        )
+    )
+    as_of_lit = F.lit(as_of)
+    return (
+        bills.join(paid, "bill_id", "left")
+        .fillna(0, subset=["paid_amount", "paid_by_due"])
+        .withColumn(
+            "dpd_now",
+            F.when(
+                F.col("settled_on").isNull() & (as_of_lit > F.col("due_date")),
+                F.datediff(as_of_lit, F.col("due_date")),
+            ).otherwise(0),
+        )
+        .withColumn(
+            "max_dpd",
+            F.greatest(F.datediff(F.coalesce("settled_on", as_of_lit), F.col("due_date")), F.lit(0)),
+        )
+    )
+
+
+def aggregate_repayment_behaviour(bills: DataFrame, *, as_of: date, suspend_dpd: int) -> DataFrame:
+    """Per user: days past due now and in 12 months, on-time rate, payment ratio, bills billed."""
+    as_of_lit = F.lit(as_of)
+    due_before_today = F.col("due_date") < as_of_lit
+    due_in = lambda days: due_before_today & (F.col("due_date") > F.date_sub(as_of_lit, days))  # noqa: E731
+    # A delinquency counts in the 12 months if it was still running within them.
+    overlaps_year = F.coalesce("settled_on", as_of_lit) > F.date_sub(as_of_lit, 365)
+    on_time = F.col("settled_on").isNotNull() & (F.col("settled_on") <= F.col("due_date"))
+    billed_180 = F.sum(F.when(due_in(180), F.col("bill_amount")))
+    paid_180 = F.sum(F.when(due_in(180), F.least(F.col("paid_amount"), F.col("bill_amount"))))
+    return bills.groupBy("user_id").agg(
+        F.max("dpd_now").alias("current_dpd"),
+        F.max(F.when(overlaps_year, F.col("max_dpd"))).alias("worst_dpd_365d"),
+        F.count(F.when(overlaps_year & (F.col("max_dpd") > suspend_dpd), True))
+        .alias("serious_delinquencies_365d"),
+        F.avg(F.when(due_in(365), on_time.cast("double"))).alias("on_time_rate_365d"),
+        _share(paid_180, billed_180).alias("payment_ratio_180d"),
+        F.count(F.when(due_in(365), True)).alias("bills_due_365d"),
+    )
+
+
+def aggregate_payments(repayments: DataFrame) -> DataFrame:
+    """Per user: every payment received, whatever bill it names."""
+    return repayments.filter(F.col("entry_type") == "payment").groupBy("user_id").agg(
+        F.sum("amount").cast(AMOUNT).alias("payments_total")
+    )
+
+
+def build_features(
+    accounts: DataFrame,
+    purchases: DataFrame,
+    repayment_behaviour: DataFrame,
+    payments: DataFrame,
+    previous: DataFrame,
+    *,
+    as_of: date,
+) -> DataFrame:
+    """One row per account of the snapshot, with every feature in FEATURE_NAMES and the balance.
+
+    `previous` is the previous published state per user (`prev_limit`, may be empty); the
+    utilization is measured against the limit the account had going into this run.
+    """
+    zero = F.lit(0).cast(AMOUNT)
+    as_of_lit = F.lit(as_of)
+    joined = (
+        accounts.join(purchases, "user_id", "left")
+        .join(repayment_behaviour, "user_id", "left")
+        .join(payments, "user_id", "left")
+        .join(previous.select("user_id", "prev_limit"), "user_id", "left")
+    )
+    balance = (
+        F.coalesce("credit_purchases_total", zero)
+        - F.coalesce("credit_refunds_total", zero)
+        - F.coalesce("payments_total", zero)
+    ).cast(AMOUNT)
+    reference_limit = F.when(F.col("prev_limit") > 0, F.col("prev_limit")).otherwise(F.col("initial_limit"))
+    tenure = F.datediff(as_of_lit, F.col("opened_on"))
+    observed_months = F.least(F.lit(180), F.greatest(F.lit(30), tenure)) / 30.0
+    counts = [f"purchase_count_{w}d" for w in WINDOWS] + ["active_months_365d",
+                                                           "credit_purchase_count_90d"]
+    amounts = [f"purchase_amount_{w}d" for w in WINDOWS] + [
+        "credit_purchase_amount_180d", "installment_amount_180d", "refund_amount_180d"]
+    return (
+        joined.fillna(0, subset=counts + amounts + ["current_dpd", "serious_delinquencies_365d",
+                                                    "bills_due_365d"])
+        .withColumn("balance", balance)
+        .withColumn("worst_dpd_365d", F.coalesce("worst_dpd_365d", F.lit(0)))
+        .withColumn("utilization", _share(F.greatest(F.col("balance"), zero), reference_limit))
+        .withColumn("refund_rate_180d", _share(F.col("refund_amount_180d"), F.col("purchase_amount_180d")))
+        .withColumn("credit_share_180d", _share(F.col("credit_purchase_amount_180d"),
+                                                F.col("purchase_amount_180d")))
+        .withColumn("installment_share_180d", _share(F.col("installment_amount_180d"),
+                                                     F.col("credit_purchase_amount_180d")))
+        .withColumn("tenure_days", tenure)
+        .withColumn("days_since_last_purchase", F.datediff(as_of_lit, F.col("last_purchase_on")))
+        .withColumn("avg_order_value_365d", _share(F.col("purchase_amount_365d"),
+                                                   F.col("purchase_count_365d")))
+        .withColumn("avg_monthly_spend_180d",
+                    (F.col("purchase_amount_180d") / observed_months).cast(AMOUNT))
+        .drop("credit_purchases_total", "credit_refunds_total", "payments_total", "prev_limit")
+    )

@@ -1,0 +1,199 @@
+"""The limit decision: suspension, reinstatement, raise, cut or hold, under the contract's rules.
+
+Every intermediate of the decision stays in a `d_` column so that `rerate explain` can show each
+step; the job keeps only the contract's columns when it writes.
+"""
+
+from datetime import date
+from decimal import Decimal
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from transforms.policy import LimitRules
+from transforms.schemas import AMOUNT
+
+# Reason codes the decision itself gives (the scorecard's come from the policy file).
+GOOD_STANDING = "GOOD_STANDING"
+ACCOUNT_FROZEN = "ACCOUNT_FROZEN"
+DELINQUENT = "DELINQUENT"
+DELINQUENCY_CURED = "DELINQUENCY_CURED"
+HOLD_RELEASED = "HOLD_RELEASED"
+LIMIT_POLICY_RANGE = "LIMIT_POLICY_RANGE"
+DECISION_REASONS = (GOOD_STANDING, ACCOUNT_FROZEN, DELINQUENT, DELINQUENCY_CURED, HOLD_RELEASED,
+                    LIMIT_POLICY_RANGE)
+
+# The values of `d_step`: which rule decided the account.
+STEPS = ("closed", "suspend", "stay_suspended", "reinstate", "increase", "decrease", "hold")
+
+
+def _amount(value: Decimal) -> Column:
+    return F.lit(value).cast(AMOUNT)
+
+
+def _floor_grid(amount: Column, rules: LimitRules) -> Column:
+    step = _amount(rules.limit_step)
+    return (F.floor(amount / step) * step).cast(AMOUNT)
+
+
+def _ceil_grid(amount: Column, rules: LimitRules) -> Column:
+    step = _amount(rules.limit_step)
+    return (F.ceil(amount / step) * step).cast(AMOUNT)
+
+
+def _clamp(amount: Column, rules: LimitRules) -> Column:
+    return F.least(_amount(rules.max_limit), F.greatest(_amount(rules.min_limit), amount)).cast(AMOUNT)
+
+
+def _band_value(score: Column, rules: LimitRules, value_of) -> Column:
+    """The value `value_of(band)` of the band `score` falls in (bands are best first)."""
+    expr = F.lit(value_of(rules.bands[-1]))
+    for band in reversed(rules.bands[:-1]):
+        expr = F.when(score >= band.min_score, F.lit(value_of(band))).otherwise(expr)
+    return expr
+
+
+def band_of(score: Column, rules: LimitRules) -> Column:
+    return _band_value(score, rules, lambda b: b.name)
+
+
+def _band_max_limit(score: Column, rules: LimitRules) -> Column:
+    return _band_value(score, rules, lambda b: b.max_limit).cast(AMOUNT)
+
+
+def decide_limits(scored: DataFrame, *, rules: LimitRules, as_of: date) -> DataFrame:
+    """Adds the decision: `credit_limit`, `limit_status`, `segment`, `change_reasons`, `old_limit`,
+    `old_status` and the `d_` steps. Needs the scored features joined with the previous state."""
+    as_of_lit = F.lit(as_of)
+    zero = _amount(Decimal("0.00"))
+    first_run = F.col("prev_status").isNull() | (F.col("prev_status") == "closed")
+    old_limit = F.when(first_run, F.col("initial_limit")).otherwise(F.col("prev_limit")).cast(AMOUNT)
+    old_status = F.when(first_run, F.lit("active")).otherwise(F.col("prev_status"))
+
+    df = (
+        scored.withColumn("old_limit", old_limit)
+        .withColumn("old_status", old_status)
+        .withColumn("d_band", band_of(F.col("score"), rules))
+        .withColumn("d_frozen", F.col("status") == "frozen")
+        .withColumn("d_delinquent", F.col("current_dpd") > rules.suspend_dpd)
+        .withColumn("d_good_standing",
+                    (F.col("current_dpd") == 0) & (F.col("serious_delinquencies_365d") == 0))
+        .withColumn("d_dormant", F.col("days_since_last_purchase").isNull()
+                    | (F.col("days_since_last_purchase") >= rules.dormant_days))
+        # An off-grid or out-of-range old limit (only an initial limit can be) is held on the grid.
+        .withColumn("d_held", _clamp(_floor_grid(F.col("old_limit"), rules), rules))
+    )
+
+    # Reinstatement: nothing past due, suspended long enough, back at a share of the old limit.
+    days_suspended = F.datediff(as_of_lit, F.col("suspended_on"))
+    pre_suspension = F.coalesce(F.col("pre_suspension_limit"), F.col("initial_limit"))
+    df = (
+        df.withColumn("d_days_suspended", days_suspended)
+        .withColumn("d_reinstate_limit", F.least(
+            _band_max_limit(F.col("score"), rules),
+            F.greatest(_amount(rules.min_limit),
+                       _floor_grid(pre_suspension * F.lit(rules.reinstate_ratio), rules)),
+        ).cast(AMOUNT))
+        .withColumn("d_can_reinstate",
+                    (F.col("current_dpd") == 0)
+                    & (F.coalesce(days_suspended, F.lit(rules.reinstate_after_days))
+                       >= rules.reinstate_after_days))
+    )
+
+    # A raise: clean, seasoned, using the line, cooled down; towards what the band and spend support.
+    raise_target = F.least(
+        _band_max_limit(F.col("score"), rules),
+        _floor_grid(F.col("avg_monthly_spend_180d") * _band_value(
+            F.col("score"), rules, lambda b: b.spend_multiple).cast("decimal(10,2)"), rules),
+    )
+    raise_cap = _floor_grid(F.col("d_held") * F.lit(Decimal(1) + rules.max_increase_ratio), rules)
+    min_raise = F.col("d_held") * F.lit(Decimal(1) + rules.min_increase_ratio)
+    days_since_raise = F.datediff(as_of_lit, F.col("last_raise_on"))
+    df = (
+        df.withColumn("d_raise_target", raise_target.cast(AMOUNT))
+        .withColumn("d_raise_cap", F.least(raise_cap, _amount(rules.max_limit)).cast(AMOUNT))
+        .withColumn("d_raise_to", F.least(F.col("d_raise_target"), F.col("d_raise_cap")))
+        .withColumn("d_cooled_down", days_since_raise.isNull()
+                    | (days_since_raise >= rules.increase_cooldown_days))
+        .withColumn("d_seasoned", F.col("tenure_days") >= rules.new_account_wait_days)
+        .withColumn("d_wants_raise",
+                    F.col("d_good_standing") & ~F.col("d_dormant") & F.col("d_seasoned")
+                    & F.col("d_cooled_down") & (F.col("credit_purchase_count_90d") > 0)
+                    & (F.col("d_raise_to") >= min_raise)
+                    & (F.col("d_raise_to") > F.col("d_held")))
+    )
+
+    # A cut: only on a risk reason, never for a dormant account in good standing, with a margin
+    # (the score must sit `decrease_margin_points` inside the lower band), never below the
+    # balance rounded up to the grid nor below min_limit.
+    cut_band_limit = _band_max_limit(F.col("score") + rules.decrease_margin_points, rules)
+    df = (
+        df.withColumn("d_cut_floor", F.greatest(
+            _ceil_grid(F.greatest(F.col("balance"), zero), rules), _amount(rules.min_limit)))
+        .withColumn("d_cut_to", F.greatest(cut_band_limit, F.col("d_cut_floor")).cast(AMOUNT))
+        .withColumn("d_wants_cut",
+                    (F.size("risk_reason_codes") > 0)
+                    & ~(F.col("d_dormant") & F.col("d_good_standing"))
+                    & (F.col("d_cut_to") < F.col("d_held")))
+    )
+
+    was_suspended = F.col("old_status") == "suspended"
+    step = (
+        F.when(F.col("status") == "closed", "closed")
+        .when(F.col("d_frozen") | F.col("d_delinquent"), "suspend")
+        .when(was_suspended & F.col("d_can_reinstate"), "reinstate")
+        .when(was_suspended, "stay_suspended")
+        .when(F.col("d_wants_raise"), "increase")
+        .when(F.col("d_wants_cut"), "decrease")
+        .otherwise("hold")
+    )
+    new_limit = (
+        F.when(F.col("d_step").isin("closed", "suspend", "stay_suspended"), zero)
+        .when(F.col("d_step") == "reinstate", F.col("d_reinstate_limit"))
+        .when(F.col("d_step") == "increase", F.col("d_raise_to"))
+        .when(F.col("d_step") == "decrease", F.col("d_cut_to"))
+        .otherwise(F.col("d_held"))
+    )
+    limit_status = (
+        F.when(F.col("d_step") == "closed", "closed")
+        .when(F.col("d_step").isin("suspend", "stay_suspended"), "suspended")
+        .otherwise("active")
+    )
+    return (
+        df.withColumn("d_step", step)
+        .withColumn("credit_limit", new_limit.cast(AMOUNT))
+        .withColumn("limit_status", limit_status)
+        .withColumn("segment", F.when(F.col("d_dormant") & (F.col("d_step") != "closed"),
+                                      F.lit("dormant")))
+        .withColumn("account_reasons", _account_reasons())
+        .withColumn("change_reasons", _change_reasons())
+    )
+
+
+def _account_reasons() -> Column:
+    """limits.reason_codes: why the score is not higher, with a manual hold named first."""
+    frozen = F.when(F.col("d_frozen"), F.array(F.lit(ACCOUNT_FROZEN))).otherwise(F.array())
+    return F.slice(F.array_distinct(F.concat(frozen, F.col("reason_codes"))), 1, 4)
+
+
+def _change_reasons() -> Column:
+    """Why the limit or status changed: never empty for a cut or a suspension."""
+    empty = F.array().cast("array<string>")
+    suspend = F.concat(
+        F.when(F.col("d_frozen"), F.array(F.lit(ACCOUNT_FROZEN))).otherwise(empty),
+        F.when(F.col("d_delinquent"), F.array(F.lit(DELINQUENT))).otherwise(empty),
+        F.col("reason_codes"),
+    )
+    released = F.array_contains(F.coalesce(F.col("suspension_reasons"), empty), ACCOUNT_FROZEN)
+    cut = F.when(F.col("d_step") == "decrease", F.col("risk_reason_codes"))
+    off_grid = F.when(F.col("d_held") < F.col("old_limit"), F.array(F.lit(LIMIT_POLICY_RANGE)))
+    reasons = (
+        F.when(F.col("d_step") == "suspend", suspend)
+        .when(F.col("d_step") == "reinstate",
+              F.when(released, F.array(F.lit(HOLD_RELEASED)))
+              .otherwise(F.array(F.lit(DELINQUENCY_CURED))))
+        .when(F.col("d_step") == "increase", F.array(F.lit(GOOD_STANDING)))
+        .when(F.col("d_step") == "decrease", cut)
+        .otherwise(F.coalesce(off_grid, empty))
+    )
+    return F.slice(F.array_distinct(reasons), 1, 4)

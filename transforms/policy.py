@@ -1,0 +1,112 @@
+"""The credit policy as typed, frozen values: the scorecard with its scaling and the limit rules.
+
+Loaded and checked by `jobs.config`; passed into the transforms as arguments.
+"""
+
+import math
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+
+@dataclass(frozen=True)
+class Bin:
+    """One bin of a characteristic: values below `below` (None: no upper edge)."""
+
+    below: float | None
+    log_odds: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Characteristic:
+    feature: str
+    label: str
+    reason: str
+    kind: str  # "risk" or "engagement"
+    monotone: str  # "increasing", "decreasing" or "none"
+    bins: tuple[Bin, ...]
+    missing: Bin
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    base_score: int
+    base_odds: float
+    pdo: float
+    min_score: int
+    max_score: int
+    characteristics: tuple[Characteristic, ...]
+
+    @property
+    def factor(self) -> float:
+        return self.pdo / math.log(2)
+
+    @property
+    def offset(self) -> float:
+        return self.base_score - self.factor * math.log(self.base_odds)
+
+    @property
+    def base_points(self) -> int:
+        """Points every account starts from: the score at the base odds."""
+        return round(self.offset + self.factor * math.log(self.base_odds))
+
+    def points(self, log_odds: float) -> int:
+        return round(self.factor * log_odds)
+
+    def max_points(self, characteristic: Characteristic) -> int:
+        return max(self.points(b.log_odds) for b in (*characteristic.bins, characteristic.missing))
+
+    def reason_codes(self) -> tuple[str, ...]:
+        """Every reason code the scorecard can give, in its fixed tie-break order."""
+        codes: list[str] = []
+        for characteristic in self.characteristics:
+            for b in (*characteristic.bins, characteristic.missing):
+                if b.reason not in codes:
+                    codes.append(b.reason)
+        return tuple(codes)
+
+
+@dataclass(frozen=True)
+class Band:
+    name: str
+    min_score: int
+    max_limit: Decimal
+    spend_multiple: Decimal
+
+
+@dataclass(frozen=True)
+class LimitRules:
+    limit_step: Decimal
+    min_limit: Decimal
+    max_limit: Decimal
+    suspend_dpd: int
+    reinstate_after_days: int
+    reinstate_ratio: Decimal
+    max_increase_ratio: Decimal
+    min_increase_ratio: Decimal
+    increase_cooldown_days: int
+    new_account_wait_days: int
+    dormant_days: int
+    decrease_margin_points: int
+    lookback_days: tuple[int, ...]
+    bands: tuple[Band, ...]  # best first
+
+    def floor_to_grid(self, amount: Decimal) -> Decimal:
+        return (amount / self.limit_step).to_integral_value(ROUND_FLOOR) * self.limit_step
+
+    def ceil_to_grid(self, amount: Decimal) -> Decimal:
+        return (amount / self.limit_step).to_integral_value(ROUND_CEILING) * self.limit_step
+
+
+@dataclass(frozen=True)
+class Guardrails:
+    max_reject_share: float
+    max_adverse_share: float
+
+
+@dataclass(frozen=True)
+class Policy:
+    version: str
+    limits: LimitRules
+    guardrails: Guardrails
+    scorecard: Scorecard

@@ -1,0 +1,97 @@
+"""The contract's tables as Spark schemas, and the vocabularies of their coded columns.
+
+Column names that cross module borders are read from here, never retyped.
+"""
+
+from pyspark.sql import types as T
+
+AMOUNT = T.DecimalType(18, 2)
+
+TXN_TYPES = ("purchase", "refund")
+PAYMENT_METHODS = ("credit", "debit_card", "wallet", "other")
+ENTRY_TYPES = ("bill", "payment")
+ACCOUNT_STATUSES = ("active", "frozen", "closed")
+LIMIT_STATUSES = ("active", "suspended", "closed")
+CHANGE_TYPES = ("increase", "decrease", "suspend", "reinstate")
+LEDGERS = ("transactions", "repayments", "accounts")
+
+TRANSACTIONS = T.StructType(
+    [
+        T.StructField("txn_id", T.StringType()),
+        T.StructField("user_id", T.LongType()),
+        T.StructField("event_time", T.TimestampType()),
+        T.StructField("txn_type", T.StringType()),
+        T.StructField("amount", AMOUNT),
+        T.StructField("payment_method", T.StringType()),
+        T.StructField("installments", T.IntegerType()),
+    ]
+)
+
+REPAYMENTS = T.StructType(
+    [
+        T.StructField("entry_id", T.StringType()),
+        T.StructField("user_id", T.LongType()),
+        T.StructField("bill_id", T.StringType()),
+        T.StructField("entry_type", T.StringType()),
+        T.StructField("amount", AMOUNT),
+        T.StructField("due_date", T.DateType()),
+        T.StructField("event_time", T.TimestampType()),
+    ]
+)
+
+ACCOUNTS = T.StructType(
+    [
+        T.StructField("user_id", T.LongType()),
+        T.StructField("opened_on", T.DateType()),
+        T.StructField("initial_limit", AMOUNT),
+        T.StructField("status", T.StringType()),
+    ]
+)
+
+LEDGER_SCHEMAS = {"transactions": TRANSACTIONS, "repayments": REPAYMENTS, "accounts": ACCOUNTS}
+# The column that identifies a row of each ledger in `rejects.row_id`.
+LEDGER_ID = {"transactions": "txn_id", "repayments": "entry_id", "accounts": "user_id"}
+
+LIMITS = T.StructType(
+    [
+        T.StructField("user_id", T.LongType(), False),
+        T.StructField("run_date", T.DateType(), False),
+        T.StructField("score", T.IntegerType(), False),
+        T.StructField("credit_limit", AMOUNT, False),
+        T.StructField("status", T.StringType(), False),
+        T.StructField("balance", AMOUNT, False),
+        T.StructField("segment", T.StringType()),
+        T.StructField("reason_codes", T.ArrayType(T.StringType(), False), False),
+        T.StructField("policy_version", T.StringType(), False),
+    ]
+)
+
+LIMIT_CHANGES = T.StructType(
+    [
+        T.StructField("user_id", T.LongType(), False),
+        T.StructField("run_date", T.DateType(), False),
+        T.StructField("change_type", T.StringType(), False),
+        T.StructField("old_limit", AMOUNT, False),
+        T.StructField("new_limit", AMOUNT, False),
+        T.StructField("old_status", T.StringType(), False),
+        T.StructField("new_status", T.StringType(), False),
+        T.StructField("old_score", T.IntegerType()),
+        T.StructField("new_score", T.IntegerType(), False),
+        T.StructField("reason_codes", T.ArrayType(T.StringType(), False), False),
+        T.StructField("policy_version", T.StringType(), False),
+    ]
+)
+
+REJECTS = T.StructType(
+    [
+        T.StructField("run_date", T.DateType(), False),
+        T.StructField("ledger", T.StringType(), False),
+        T.StructField("row_id", T.StringType()),
+        T.StructField("reason", T.StringType(), False),
+        T.StructField("record", T.StringType(), False),
+    ]
+)
+
+
+def names(schema: T.StructType) -> list[str]:
+    return [field.name for field in schema.fields]

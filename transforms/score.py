@@ -1,0 +1,75 @@
+"""The behaviour score: points per characteristic, their sum, and the reasons it is not higher.
+
+Reasons follow "points below maximum": for each characteristic, the most points it can give
+minus the points the account got, summed by reason code; the largest first, ties in the
+scorecard's fixed order, zeros dropped, at most four.
+"""
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from transforms.policy import Bin, Characteristic, Scorecard
+
+MAX_REASONS = 4
+
+
+def points_column(characteristic: Characteristic) -> str:
+    return f"points_{characteristic.feature}"
+
+
+def reason_column(characteristic: Characteristic) -> str:
+    return f"reason_{characteristic.feature}"
+
+
+def _by_bin(characteristic: Characteristic, value_of) -> Column:
+    """The value `value_of(bin)` of the bin the feature falls in."""
+    feature = F.col(characteristic.feature)
+    expr = F.lit(value_of(characteristic.bins[-1]))
+    for b in reversed(characteristic.bins[:-1]):
+        expr = F.when(feature < F.lit(b.below), F.lit(value_of(b))).otherwise(expr)
+    return F.when(feature.isNull(), F.lit(value_of(characteristic.missing))).otherwise(expr)
+
+
+def _sorted_reasons(scorecard: Scorecard, characteristics: tuple[Characteristic, ...]) -> Column:
+    """Codes with points below maximum among `characteristics`, largest first, at most four."""
+    order = scorecard.reason_codes()
+    entries = []
+    for priority, code in enumerate(order):
+        below = F.lit(0)
+        for c in characteristics:
+            got = F.col(points_column(c))
+            below = below + F.when(F.col(reason_column(c)) == code,
+                                   F.lit(scorecard.max_points(c)) - got).otherwise(0)
+        entries.append(F.struct((-below).alias("neg_below"), F.lit(priority).alias("priority"),
+                                F.lit(code).alias("code")))
+    ranked = F.filter(F.array_sort(F.array(*entries)), lambda e: e["neg_below"] < 0)
+    return F.transform(F.slice(ranked, 1, MAX_REASONS), lambda e: e["code"])
+
+
+def with_score(features: DataFrame, *, scorecard: Scorecard) -> DataFrame:
+    """Adds points_<feature> and reason_<feature> per characteristic, `score`, `reason_codes`
+    (all characteristics) and `risk_reason_codes` (risk characteristics only)."""
+    scored = features
+    for c in scorecard.characteristics:
+        scored = scored.withColumn(
+            points_column(c), _by_bin(c, lambda b: scorecard.points(b.log_odds))
+        ).withColumn(reason_column(c), _by_bin(c, lambda b: b.reason))
+    total = F.lit(scorecard.base_points)
+    for c in scorecard.characteristics:
+        total = total + F.col(points_column(c))
+    risk = tuple(c for c in scorecard.characteristics if c.kind == "risk")
+    return (
+        scored.withColumn(
+            "score",
+            F.least(F.lit(scorecard.max_score), F.greatest(F.lit(scorecard.min_score), total)).cast("int"),
+        )
+        .withColumn("reason_codes", _sorted_reasons(scorecard, scorecard.characteristics))
+        .withColumn("risk_reason_codes", _sorted_reasons(scorecard, risk))
+    )
+
+
+def bin_label(b: Bin, previous: Bin | None) -> str:
+    """A readable range for `policy show` and `explain`, e.g. '[0.3, 0.6)'."""
+    low = "-inf" if previous is None else f"{previous.below:g}"
+    high = "inf" if b.below is None else f"{b.below:g}"
+    return f"[{low}, {high})"
