@@ -1,0 +1,57 @@
+"""Settings load once, typed; a wrong key or value fails naming the key."""
+
+from pathlib import Path
+
+import pytest
+
+from jobs.config import ConfigError, load_policy, load_settings
+
+CONF = Path(__file__).resolve().parent.parent / "conf"
+
+
+def test_the_local_profile_extends_base_and_loads_the_policy():
+    s = load_settings(CONF / "local.toml")
+    assert s.spark_master == "local[*]"
+    assert ("spark.sql.session.timeZone", "UTC") in s.spark_settings
+    assert s.input_path.endswith("data/sample/input")
+    assert s.policy.limits.min_limit == 500 and s.policy.limits.limit_step == 100
+    assert s.policy.version
+
+
+def test_input_and_output_override_the_profile():
+    s = load_settings(CONF / "local.toml", input_path="/x/in", output_path="/x/out")
+    assert (s.input_path, s.output_path) == ("/x/in", "/x/out")
+
+
+def policy_with(tmp_path: Path, old: str, new: str) -> Path:
+    text = (CONF / "policy.toml").read_text()
+    assert old in text
+    path = tmp_path / "policy.toml"
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ('limit_step = "100.00"', 'limit_stepp = "100.00"', "limits.limit_stepp: unknown setting"),
+    ('min_limit = "500.00"', 'min_limit = "550.00"', "limits.min_limit: 550.00 is not a multiple"),
+    ("suspend_dpd = 30", "suspend_dpd = -1", "limits.suspend_dpd"),
+    ('max_increase_ratio = "0.50"', 'max_increase_ratio = "1.5"', "limits.max_increase_ratio"),
+    ("{ below = 8, log_odds = -0.6 },", "{ below = 8, log_odds = 0.9 },",
+     "characteristic[current_dpd].bins: monotone decreasing"),
+    ("  { log_odds = -3.0 },", "  { below = 90, log_odds = -3.0 },",
+     "characteristic[current_dpd].bins: only the last bin"),
+    ('feature = "utilization"', 'feature = "utilisation"', "'utilisation' is not a feature"),
+    ('reason = "HIGH_UTILIZATION"', 'reason = "high utilization"', "not an upper-case reason code"),
+    ("min_score = 0\n", "min_score = 10\n", "the last band must start at 0"),
+])
+def test_a_bad_policy_fails_at_load_naming_the_key(tmp_path, old, new, message):
+    with pytest.raises(ConfigError) as e:
+        load_policy(policy_with(tmp_path, old, new))
+    assert message in str(e.value)
+
+
+def test_an_unknown_profile_key_is_named(tmp_path):
+    profile = tmp_path / "p.toml"
+    profile.write_text(f'extends = "{CONF / "base.toml"}"\n[spark]\nmastr = "local[1]"\n')
+    with pytest.raises(ConfigError, match="spark.mastr: unknown setting"):
+        load_settings(profile)

@@ -1,0 +1,148 @@
+"""The real `rerate` command on a small generated ledger: outputs, policy rules, exit codes."""
+
+import json
+import shutil
+from datetime import date
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from tests.e2e import read_table, report, rerate, small_profile
+
+END = "2026-05-31"
+DAY_BEFORE = "2026-05-30"
+STEP, MIN_LIMIT, MAX_LIMIT = Decimal("100"), Decimal("500"), Decimal("50000")
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory):
+    """A generated ledger and two published nights (a bootstrap, then a normal night)."""
+    root = tmp_path_factory.mktemp("book")
+    conf = small_profile(root)
+    inputs, output = root / "input", root / "output"
+    made = rerate("generate", "--users", "400", "--days", "120", "--end-date", END, "--seed", "3",
+                  "--input", str(inputs), conf=conf)
+    assert made.returncode == 0, made.stderr
+    for day in (DAY_BEFORE, END):
+        done = rerate("run", "--date", day, "--input", str(inputs), "--output", str(output), conf=conf)
+        assert done.returncode == 0, done.stderr
+    return {"conf": conf, "input": inputs, "output": output, "root": root, "stdout": done.stdout}
+
+
+def test_a_published_run_has_its_tables_markers_and_report(book):
+    out = book["output"]
+    for table in ("limits", "limit_changes"):
+        assert (out / table / f"run_date={END}" / "_SUCCESS").exists()
+    assert list((out / "rejects" / f"run_date={END}").glob("*.parquet"))
+    r = report(out, END)
+    assert (r["status"], r["exit_code"], r["bootstrap"], r["previous_run_date"]) == \
+        ("published", 0, False, DAY_BEFORE)
+    assert report(out, DAY_BEFORE)["bootstrap"] is True
+    assert "accounts re-rated" in book["stdout"] and "limit_changes" in book["stdout"]
+
+
+def test_limits_hold_every_contract_rule(book):
+    limits = read_table(book["output"], "limits", END)
+    accounts = pd.read_parquet(book["input"] / "accounts" / f"dt={END}")
+    assert sorted(limits.user_id) == sorted(accounts.user_id)  # every known account, once
+    assert (limits.run_date == date.fromisoformat(END)).all()
+    active = limits[limits.status == "active"]
+    assert all(lim % STEP == 0 and MIN_LIMIT <= lim <= MAX_LIMIT for lim in active.credit_limit)
+    assert (limits[limits.status != "active"].credit_limit == Decimal("0.00")).all()
+    frozen = set(accounts[accounts.status == "frozen"].user_id)
+    assert frozen and (limits[limits.user_id.isin(frozen)].status == "suspended").all()
+    closed = set(accounts[accounts.status == "closed"].user_id)
+    assert (limits[limits.user_id.isin(closed)].status == "closed").all()
+    assert limits.reason_codes.map(len).max() <= 4
+    assert set(limits.segment.dropna()) <= {"dormant"}
+    assert limits.policy_version.nunique() == 1
+
+
+def test_changes_are_the_diff_against_the_night_before(book):
+    out = book["output"]
+    before = read_table(out, "limits", DAY_BEFORE).set_index("user_id")
+    after = read_table(out, "limits", END).set_index("user_id")
+    changes = read_table(out, "limit_changes", END).set_index("user_id")
+    both = before.join(after, lsuffix="_old", rsuffix="_new", how="inner")
+    moved = both[((both.credit_limit_old != both.credit_limit_new) | (both.status_old != both.status_new))
+                 & (both.status_old != "closed") & (both.status_new != "closed")]
+    assert sorted(moved.index) == sorted(changes.index)
+    for user_id, c in changes.iterrows():
+        assert c.old_limit == before.loc[user_id, "credit_limit"]
+        assert c.new_limit == after.loc[user_id, "credit_limit"]
+        assert c.old_score == before.loc[user_id, "score"]
+        if c.change_type in ("decrease", "suspend"):
+            assert 1 <= len(c.reason_codes) <= 4
+        if c.change_type == "increase":
+            assert c.new_limit <= c.old_limit * Decimal("1.5")
+        if c.change_type == "decrease":
+            balance = after.loc[user_id, "balance"]
+            assert c.new_limit >= max(MIN_LIMIT, (balance / STEP).to_integral_value(rounding="ROUND_CEILING") * STEP)
+
+
+def test_the_bootstrap_compares_with_initial_limits(book):
+    changes = read_table(book["output"], "limit_changes", DAY_BEFORE)
+    accounts = pd.read_parquet(book["input"] / "accounts").drop_duplicates("user_id", keep="last")
+    initial = accounts.set_index("user_id").initial_limit
+    assert len(changes) > 0
+    assert changes.old_score.isna().all() and (changes.old_status == "active").all()
+    assert all(c.old_limit == initial[c.user_id] for c in changes.itertuples())
+
+
+def test_a_rerun_replaces_the_date_whole(book):
+    out = book["output"]
+    first = read_table(out, "limits", END).sort_values("user_id").reset_index(drop=True)
+    again = rerate("run", "--date", END, "--input", str(book["input"]), "--output", str(out),
+                   "--quiet", conf=book["conf"])
+    assert again.returncode == 0, again.stderr
+    second = read_table(out, "limits", END).sort_values("user_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(first, second)
+    assert not (out / "_staging").exists() or not any((out / "_staging").iterdir())
+
+
+def test_dry_run_publishes_nothing(book, tmp_path):
+    out = tmp_path / "out"
+    done = rerate("run", "--date", END, "--dry-run", "--input", str(book["input"]), "--output", str(out),
+                  conf=book["conf"])
+    assert done.returncode == 0, done.stderr
+    assert not (out / "limits").exists() and not (out / "limit_changes").exists()
+    attempts = list((out / "runs" / f"run_date={END}" / "attempts").glob("*.json"))
+    assert [json.loads(a.read_text())["status"] for a in attempts] == ["dry_run"]
+
+
+def test_exit_3_when_the_days_partition_is_missing_or_incomplete(book, tmp_path):
+    out = tmp_path / "out"
+    missing = rerate("run", "--date", "2026-06-01", "--input", str(book["input"]), "--output", str(out),
+                     conf=book["conf"])
+    assert missing.returncode == 3
+    assert "transactions/dt=2026-06-01 is missing" in missing.stderr
+    assert report(out, "2026-06-01")["status"] == "not_ready"
+    assert not (out / "limits").exists()
+
+    inputs = tmp_path / "input"
+    shutil.copytree(book["input"], inputs)
+    (inputs / "repayments" / f"dt={END}" / "_SUCCESS").unlink()
+    incomplete = rerate("run", "--date", END, "--input", str(inputs), "--output", str(out),
+                        conf=book["conf"])
+    assert incomplete.returncode == 3
+    assert f"repayments/dt={END} has no _SUCCESS" in incomplete.stderr
+
+
+def test_exit_2_for_a_bad_setting_or_argument(book, tmp_path):
+    profile = tmp_path / "bad.toml"
+    profile.write_text(f'extends = "{book["conf"]}"\n[spark]\nmastr = "local[1]"\n')
+    bad_conf = rerate("run", "--date", END, conf=profile)
+    assert bad_conf.returncode == 2 and "spark.mastr: unknown setting" in bad_conf.stderr
+    bad_date = rerate("run", "--date", "31/05/2026", conf=book["conf"])
+    assert bad_date.returncode == 2 and "is not a date" in bad_date.stderr
+    assert "Traceback" not in bad_conf.stderr + bad_date.stderr
+
+
+def test_exit_1_when_the_output_cannot_be_written(book, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the output folder should be")
+    failed = rerate("run", "--date", END, "--input", str(book["input"]), "--output", str(blocker),
+                    conf=book["conf"])
+    assert failed.returncode == 1
+    assert "Traceback" not in failed.stderr
