@@ -57,7 +57,8 @@ def test_no_raise_for_new_dirty_dormant_idle_or_marginal_accounts(spark, policy,
 
 
 def test_more_than_30_days_past_due_suspends_with_delinquent_first(spark, policy):
-    r = decide(spark, policy, current_dpd=31, score=420, reason_codes=["DELINQUENT", "LATE_PAYMENTS"])
+    r = decide(spark, policy, current_dpd=31, score=420, reason_codes=["DELINQUENT", "LOW_ACTIVITY"],
+               risk_reason_codes=["DELINQUENT", "LATE_PAYMENTS"])
     assert (r["d_step"], r["limit_status"], r["credit_limit"]) == ("suspend", "suspended", Decimal("0.00"))
     assert r["change_reasons"] == ["DELINQUENT", "LATE_PAYMENTS"]
     assert decide(spark, policy, current_dpd=30, score=420)["limit_status"] == "active"

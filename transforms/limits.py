@@ -179,10 +179,11 @@ def _account_reasons() -> Column:
 def _change_reasons() -> Column:
     """Why the limit or status changed: never empty for a cut or a suspension."""
     empty = F.array().cast("array<string>")
+    # A hold names only itself; a delinquency also names the risk behind it.
     suspend = F.concat(
         F.when(F.col("d_frozen"), F.array(F.lit(ACCOUNT_FROZEN))).otherwise(empty),
-        F.when(F.col("d_delinquent"), F.array(F.lit(DELINQUENT))).otherwise(empty),
-        F.col("reason_codes"),
+        F.when(F.col("d_delinquent"), F.concat(F.array(F.lit(DELINQUENT)), F.col("risk_reason_codes")))
+        .otherwise(empty),
     )
     released = F.array_contains(F.coalesce(F.col("suspension_reasons"), empty), ACCOUNT_FROZEN)
     cut = F.when(F.col("d_step") == "decrease", F.col("risk_reason_codes"))
