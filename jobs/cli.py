@@ -38,8 +38,11 @@ def _settings(ctx: click.Context) -> Settings:
     except ConfigError as e:
         click.echo(f"rerate: configuration error: {e}", err=True)
         sys.exit(ExitCode.USAGE)
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     return settings
 
 
@@ -55,8 +58,12 @@ def paths_options(func):
 
 
 @click.group()
-@click.option("--conf", type=click.Path(path_type=Path), default=None,
-              help="Profile to load (default: conf/local.toml).")
+@click.option(
+    "--conf",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Profile to load (default: conf/local.toml).",
+)
 def cli(conf: Path | None) -> None:
     """Nightly credit re-rating: behaviour score, credit limit and a diff of changes."""
 
@@ -64,13 +71,23 @@ def cli(conf: Path | None) -> None:
 @cli.command()
 @click.option("--date", "run_date", type=DATE, required=True, help="The run date D.")
 @click.option("--dry-run", is_flag=True, help="Compute and check, publish nothing.")
-@click.option("--accept-anomaly", metavar="TEXT",
-              help="Publish over a guardrail, recording why (a person's decision).")
+@click.option(
+    "--accept-anomaly",
+    metavar="TEXT",
+    help="Publish over a guardrail, recording why (a person's decision).",
+)
 @click.option("--quiet", is_flag=True, help="Print only the outcome line.")
 @paths_options
 @click.pass_context
-def run(ctx, run_date: date, dry_run: bool, accept_anomaly: str | None, quiet: bool,
-        input_path, output_path) -> None:
+def run(
+    ctx,
+    run_date: date,
+    dry_run: bool,
+    accept_anomaly: str | None,
+    quiet: bool,
+    input_path,
+    output_path,
+) -> None:
     """The nightly re-rating for date D."""
     from jobs.nightly import run_nightly
 
@@ -85,8 +102,10 @@ def run(ctx, run_date: date, dry_run: bool, accept_anomaly: str | None, quiet: b
 
 def _print_outcome(result: RunResult, quiet: bool) -> None:
     r = result.report
-    line = (f"rerate run {r['run_date']}: {r['status']} (exit {r['exit_code']}) "
-            f"in {r['duration_seconds']} s")
+    line = (
+        f"rerate run {r['run_date']}: {r['status']} (exit {r['exit_code']}) "
+        f"in {r['duration_seconds']} s"
+    )
     if result.exit_code != ExitCode.PUBLISHED:
         click.echo(f"{line}: {r['reason']}\n  report: {result.report_path}", err=True)
         return
@@ -105,13 +124,21 @@ def _print_outcome(result: RunResult, quiet: bool) -> None:
 @click.option("--seed", type=int, default=1, show_default=True)
 @paths_options
 @click.pass_context
-def generate(ctx, users: int, days: int, end_date: date, seed: int, input_path, output_path) -> None:
+def generate(
+    ctx, users: int, days: int, end_date: date, seed: int, input_path, output_path
+) -> None:
     """Writes synthetic ledgers in the input layout, at the input path."""
     from jobs.generate import generate as generate_ledgers
 
     settings = _settings(ctx)
-    counts = generate_ledgers(_spark(settings), input_path=settings.input_path, users=users,
-                              days=days, end=end_date, seed=seed)
+    counts = generate_ledgers(
+        _spark(settings),
+        input_path=settings.input_path,
+        users=users,
+        days=days,
+        end=end_date,
+        seed=seed,
+    )
     click.echo(f"generated {users:,} accounts, {days} days to {end_date} at {settings.input_path}")
     for ledger, rows in counts.items():
         click.echo(f"  {ledger}: {rows:,} rows")

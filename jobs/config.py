@@ -123,22 +123,38 @@ def load_policy(path: Path) -> Policy:
     version = data.get("version")
     if not isinstance(version, str) or not version.strip():
         raise ConfigError("version: the policy needs a non-empty version string")
-    scorecard = _scorecard(_table(data, "scorecard", {"base_score", "base_odds", "pdo", "min_score",
-                                                      "max_score", "characteristic"}))
+    scorecard = _scorecard(
+        _table(
+            data,
+            "scorecard",
+            {"base_score", "base_odds", "pdo", "min_score", "max_score", "characteristic"},
+        )
+    )
     return Policy(
         version=version,
         limits=_limit_rules(data),
-        guardrails=_guardrails(_table(data, "guardrails", {"max_reject_share",
-                                                           "max_adverse_share"})),
+        guardrails=_guardrails(
+            _table(data, "guardrails", {"max_reject_share", "max_adverse_share"})
+        ),
         scorecard=scorecard,
     )
 
 
 def _limit_rules(data: dict[str, Any]) -> LimitRules:
     keys = {
-        "limit_step", "min_limit", "max_limit", "suspend_dpd", "reinstate_after_days",
-        "reinstate_ratio", "max_increase_ratio", "min_increase_ratio", "increase_cooldown_days",
-        "new_account_wait_days", "dormant_days", "decrease_margin_points", "lookback_days",
+        "limit_step",
+        "min_limit",
+        "max_limit",
+        "suspend_dpd",
+        "reinstate_after_days",
+        "reinstate_ratio",
+        "max_increase_ratio",
+        "min_increase_ratio",
+        "increase_cooldown_days",
+        "new_account_wait_days",
+        "dormant_days",
+        "decrease_margin_points",
+        "lookback_days",
     }
     t = _table(data, "limits", keys)
     step = _money(t, "limits.limit_step", positive=True)
@@ -191,16 +207,20 @@ def _bands(data: dict[str, Any], step: Decimal, low: Decimal, high: Decimal) -> 
             spend_multiple=_decimal(item, key + ".spend_multiple"),
         )
         if band.max_limit % step or not low <= band.max_limit <= high:
-            raise ConfigError(f"{key}.max_limit: {band.max_limit} must be on the limit grid "
-                              f"within [{low}, {high}]")
+            raise ConfigError(
+                f"{key}.max_limit: {band.max_limit} must be on the limit grid "
+                f"within [{low}, {high}]"
+            )
         if bands and band.min_score >= bands[-1].min_score:
             raise ConfigError(f"{key}.min_score: bands go best first, with falling min_score")
         if bands and band.max_limit > bands[-1].max_limit:
             raise ConfigError(f"{key}.max_limit: a worse band cannot support a higher limit")
         bands.append(band)
     if bands[-1].min_score != 0:
-        raise ConfigError(f"strategy.band[{len(bands) - 1}].min_score: the last band must start "
-                          "at 0 so that every score has a band")
+        raise ConfigError(
+            f"strategy.band[{len(bands) - 1}].min_score: the last band must start "
+            "at 0 so that every score has a band"
+        )
     return tuple(bands)
 
 
@@ -241,8 +261,9 @@ def _characteristic(item: dict[str, Any], i: int) -> Characteristic:
     _only(item, {"feature", "label", "reason", "kind", "monotone", "bins", "missing"}, key + ".")
     feature = str(_required(item, key + ".feature"))
     if feature not in FEATURE_NAMES:
-        raise ConfigError(f"{key}.feature: {feature!r} is not a feature; "
-                          f"allowed: {', '.join(FEATURE_NAMES)}")
+        raise ConfigError(
+            f"{key}.feature: {feature!r} is not a feature; allowed: {', '.join(FEATURE_NAMES)}"
+        )
     key = f"scorecard.characteristic[{feature}]"
     reason = _reason(item.get("reason"), key + ".reason")
     kind = item.get("kind")
@@ -259,8 +280,10 @@ def _characteristic(item: dict[str, Any], i: int) -> Characteristic:
     bins = tuple(_bin(b, f"{key}.bins[{j}]", reason) for j, b in enumerate(raw_bins))
     edges = [b.below for b in bins]
     if edges[-1] is not None or any(e is None for e in edges[:-1]):
-        raise ConfigError(f"{key}.bins: only the last bin, and it must, have no `below`, "
-                          "so that the bins cover every value")
+        raise ConfigError(
+            f"{key}.bins: only the last bin, and it must, have no `below`, "
+            "so that the bins cover every value"
+        )
     if any(a >= b for a, b in zip(edges[:-2], edges[1:-1], strict=True)):
         raise ConfigError(f"{key}.bins: `below` edges must rise strictly")
     raw_missing = item.get("missing")
@@ -274,8 +297,10 @@ def _characteristic(item: dict[str, Any], i: int) -> Characteristic:
     if monotone == "increasing" and steps != sorted(steps):
         raise ConfigError(f"{key}.bins: monotone increasing, but points fall as {feature} grows")
     if monotone == "decreasing" and steps != sorted(steps, reverse=True):
-        raise ConfigError(f"{key}.bins: monotone decreasing, but points rise as {feature} grows "
-                          "(more risk must never earn points)")
+        raise ConfigError(
+            f"{key}.bins: monotone decreasing, but points rise as {feature} grows "
+            "(more risk must never earn points)"
+        )
     return Characteristic(
         feature=feature,
         label=str(item.get("label", feature)),
@@ -290,8 +315,9 @@ def _characteristic(item: dict[str, Any], i: int) -> Characteristic:
 def _bin(item: Any, key: str, default_reason: str, edge_allowed: bool = True) -> Bin:
     if not isinstance(item, dict):
         raise ConfigError(f"{key}: a bin is a table {{ below = ..., log_odds = ... }}")
-    _only(item, {"below", "log_odds", "reason"} if edge_allowed else {"log_odds", "reason"},
-          key + ".")
+    _only(
+        item, {"below", "log_odds", "reason"} if edge_allowed else {"log_odds", "reason"}, key + "."
+    )
     below = item.get("below")
     return Bin(
         below=None if below is None else _number(below, key + ".below"),
@@ -302,7 +328,9 @@ def _bin(item: Any, key: str, default_reason: str, edge_allowed: bool = True) ->
 
 def _reason(value: Any, key: str) -> str:
     if not isinstance(value, str) or not value or not set(value) <= REASON_CODE_CHARS:
-        raise ConfigError(f"{key}: {value!r} is not an upper-case reason code like HIGH_UTILIZATION")
+        raise ConfigError(
+            f"{key}: {value!r} is not an upper-case reason code like HIGH_UTILIZATION"
+        )
     return value
 
 
@@ -317,8 +345,9 @@ def _table(data: dict[str, Any], name: str, allowed: set[str]) -> dict[str, Any]
 def _only(table: dict[str, Any], allowed: set[str], prefix: str) -> None:
     for key in table:
         if key not in allowed:
-            raise ConfigError(f"{prefix}{key}: unknown setting; allowed here: "
-                              f"{', '.join(sorted(allowed))}")
+            raise ConfigError(
+                f"{prefix}{key}: unknown setting; allowed here: {', '.join(sorted(allowed))}"
+            )
 
 
 def _required(table: dict[str, Any], key: str) -> Any:
@@ -359,8 +388,10 @@ def _decimal(table: dict[str, Any], key: str) -> Decimal:
 def _money(table: dict[str, Any], key: str, positive: bool) -> Decimal:
     amount = _decimal(table, key)
     if amount != amount.quantize(Decimal("0.01")) or (positive and amount <= 0):
-        raise ConfigError(f"{key}: {amount} must be a positive amount in yuan with at most 2 "
-                          "decimals, written as a string like \"100.00\"")
+        raise ConfigError(
+            f"{key}: {amount} must be a positive amount in yuan with at most 2 "
+            'decimals, written as a string like "100.00"'
+        )
     return amount.quantize(Decimal("0.01"))
 
 

@@ -23,8 +23,9 @@ from transforms.synthetic import (
 log = logging.getLogger(__name__)
 
 
-def generate(spark: SparkSession, *, input_path: str, users: int, days: int, end: date,
-             seed: int) -> dict[str, int]:
+def generate(
+    spark: SparkSession, *, input_path: str, users: int, days: int, end: date, seed: int
+) -> dict[str, int]:
     """Writes transactions, repayments and weekly accounts snapshots; returns rows per ledger."""
     start = end - timedelta(days=days - 1)
     layout = InputLayout(input_path)
@@ -34,31 +35,61 @@ def generate(spark: SparkSession, *, input_path: str, users: int, days: int, end
     repayments = bill_entries(bills).unionByName(make_payments(people, bills, seed=seed, end=end))
     snapshots = spark.createDataFrame([(d,) for d in snapshot_dates(start, end)], "dt date")
     counts = {
-        "transactions": _write(spark, with_recorded_day(transactions, seed=seed, id_column="txn_id",
-                                                        end=end),
-                               names(TRANSACTIONS), layout, "transactions", start, end),
-        "repayments": _write(spark, with_recorded_day(repayments, seed=seed, id_column="entry_id",
-                                                      end=end),
-                             names(REPAYMENTS), layout, "repayments", start, end),
-        "accounts": _write(spark, make_account_snapshots(people, snapshots), names(ACCOUNTS),
-                           layout, "accounts", None, None),
+        "transactions": _write(
+            spark,
+            with_recorded_day(transactions, seed=seed, id_column="txn_id", end=end),
+            names(TRANSACTIONS),
+            layout,
+            "transactions",
+            start,
+            end,
+        ),
+        "repayments": _write(
+            spark,
+            with_recorded_day(repayments, seed=seed, id_column="entry_id", end=end),
+            names(REPAYMENTS),
+            layout,
+            "repayments",
+            start,
+            end,
+        ),
+        "accounts": _write(
+            spark,
+            make_account_snapshots(people, snapshots),
+            names(ACCOUNTS),
+            layout,
+            "accounts",
+            None,
+            None,
+        ),
     }
     for cached in (people, transactions, bills):
         cached.unpersist()
     return counts
 
 
-def _write(spark: SparkSession, rows: DataFrame, columns: list[str], layout: InputLayout,
-           ledger: str, start: date | None, end: date | None) -> int:
+def _write(
+    spark: SparkSession,
+    rows: DataFrame,
+    columns: list[str],
+    layout: InputLayout,
+    ledger: str,
+    start: date | None,
+    end: date | None,
+) -> int:
     """One Parquet file per day partition, a `_SUCCESS` in each, and empty days marked too."""
     storage = Storage(spark)
     root = layout.ledger_root(ledger)
     rows = rows.filter(F.col("dt") >= F.lit(start)) if start else rows
-    rows.select(*columns, "dt").repartition("dt").write.mode("overwrite").partitionBy("dt").parquet(root)
+    rows.select(*columns, "dt").repartition("dt").write.mode("overwrite").partitionBy("dt").parquet(
+        root
+    )
     storage.delete(f"{root}/_SUCCESS")
     days = [d for d in layout.partition_days(storage, ledger)]
     if start and end:
-        days = sorted(set(days) | {start + timedelta(days=i) for i in range((end - start).days + 1)})
+        days = sorted(
+            set(days) | {start + timedelta(days=i) for i in range((end - start).days + 1)}
+        )
     for day in days:
         storage.touch(layout.success_marker(ledger, day))
     written = spark.read.parquet(root).count()

@@ -41,12 +41,16 @@ def check_readiness(storage: Storage, layout: InputLayout, run_date: date) -> Re
         elif run_date not in complete:
             ready.problems.append(f"{layout.partition(ledger, run_date)} has no {SUCCESS} yet")
     account_days = [d for d in layout.partition_days(storage, "accounts") if d <= run_date]
-    incomplete = [d for d in account_days if not storage.exists(layout.success_marker("accounts", d))]
+    incomplete = [
+        d for d in account_days if not storage.exists(layout.success_marker("accounts", d))
+    ]
     for day in incomplete:
         ready.problems.append(f"{layout.partition('accounts', day)} has no {SUCCESS} yet")
     if not account_days:
-        ready.problems.append(f"no accounts partition dated {run_date} or before under "
-                              f"{layout.ledger_root('accounts')}")
+        ready.problems.append(
+            f"no accounts partition dated {run_date} or before under "
+            f"{layout.ledger_root('accounts')}"
+        )
     elif not incomplete:
         ready.accounts_day = account_days[-1]
     return ready
@@ -81,21 +85,28 @@ def schema_drift(spark: SparkSession, layout: InputLayout, ledger: str, day: dat
             hint = ""
             if isinstance(f.dataType, T.TimestampType) and isinstance(actual, T.LongType):
                 hint = " (nanosecond timestamps are not supported: write microseconds)"
-            problems.append(f"{ledger}.{f.name}: expected {_type_name(f.dataType)}, found "
-                            f"{_type_name(actual)}{hint}")
+            problems.append(
+                f"{ledger}.{f.name}: expected {_type_name(f.dataType)}, found "
+                f"{_type_name(actual)}{hint}"
+            )
     for name in found_types:
         if name not in expected.fieldNames():
             problems.append(f"{ledger}.{name}: unknown extra column")
     return problems
 
 
-def read_ledger(spark: SparkSession, layout: InputLayout, ledger: str, days: list[date]) -> DataFrame:
+def read_ledger(
+    spark: SparkSession, layout: InputLayout, ledger: str, days: list[date]
+) -> DataFrame:
     """The rows of the given complete partitions, in the contract's types, with their source."""
     schema = LEDGER_SCHEMAS[ledger]
     if not days:
         return spark.createDataFrame([], schema).select(
-            "*", F.lit(None).cast("date").alias("dt"), F.lit(None).cast("string").alias("source_file"),
-            F.lit(None).cast("long").alias("source_row"))
+            "*",
+            F.lit(None).cast("date").alias("dt"),
+            F.lit(None).cast("string").alias("source_file"),
+            F.lit(None).cast("long").alias("source_row"),
+        )
     paths = [layout.partition(ledger, d) for d in days]
     return (
         spark.read.schema(schema)

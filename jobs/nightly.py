@@ -8,7 +8,7 @@ import logging
 import traceback
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from enum import IntEnum
 from importlib import metadata
 
@@ -98,7 +98,7 @@ def run_nightly(
     dry_run: bool = False,
     accept_anomaly: str | None = None,
 ) -> RunResult:
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     attempt_id = started.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     storage = Storage(spark)
     out = OutputLayout(settings.output_path)
@@ -127,7 +127,7 @@ def run_nightly(
         code, report["reason"] = ExitCode.FAILURE, f"{type(e).__name__}: {str(e).splitlines()[0]}"
         report["traceback"] = traceback.format_exc()
         log.error("run %s failed: %s", run_date, report["reason"])
-    finished = datetime.now(timezone.utc)
+    finished = datetime.now(UTC)
     report["exit_code"] = int(code)
     report["status"] = "dry_run" if dry_run and code == ExitCode.PUBLISHED else STATUS[code]
     report["finished_at"] = finished.isoformat(timespec="seconds")
@@ -159,10 +159,14 @@ def _rerate(spark, settings, run_date, report, storage, publisher, dry_run, acce
         }
         for ledger in EVENT_LEDGERS
     }
-    report["inputs"]["accounts"] = {"snapshot": readiness.accounts_day and readiness.accounts_day.isoformat()}
+    report["inputs"]["accounts"] = {
+        "snapshot": readiness.accounts_day and readiness.accounts_day.isoformat()
+    }
     for ledger, skipped in readiness.skipped_incomplete.items():
         if skipped:
-            report["warnings"].append(f"{ledger}: partitions without _SUCCESS were not read: {skipped}")
+            report["warnings"].append(
+                f"{ledger}: partitions without _SUCCESS were not read: {skipped}"
+            )
     if not _check(report, "input_ready", not readiness.problems, problems=readiness.problems):
         raise _Stop(ExitCode.NOT_READY, "input not ready: " + "; ".join(readiness.problems))
 
@@ -173,19 +177,26 @@ def _rerate(spark, settings, run_date, report, storage, publisher, dry_run, acce
 
     checked = {
         ledger: read_ledger(spark, inputs, ledger, readiness.complete_days[ledger])
-        .transform(CHECKS[ledger]).persist(StorageLevel.MEMORY_AND_DISK)
+        .transform(CHECKS[ledger])
+        .persist(StorageLevel.MEMORY_AND_DISK)
         for ledger in EVENT_LEDGERS
     }
-    checked["accounts"] = read_ledger(spark, inputs, "accounts", [readiness.accounts_day]).transform(
-        CHECKS["accounts"]).persist(StorageLevel.MEMORY_AND_DISK)
+    checked["accounts"] = (
+        read_ledger(spark, inputs, "accounts", [readiness.accounts_day])
+        .transform(CHECKS["accounts"])
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
     _check_reject_shares(report, checked, run_date, policy.guardrails.max_reject_share)
 
     previous_day = previous_published_run(storage, out, run_date)
     report["bootstrap"] = previous_day is None
     report["previous_run_date"] = previous_day and previous_day.isoformat()
-    previous_limits = _read_table(spark, out, "limits", [previous_day] if previous_day else [], LIMITS)
-    history = _read_table(spark, out, "limit_changes",
-                          published_change_dates(storage, out, run_date), LIMIT_CHANGES)
+    previous_limits = _read_table(
+        spark, out, "limits", [previous_day] if previous_day else [], LIMITS
+    )
+    history = _read_table(
+        spark, out, "limit_changes", published_change_dates(storage, out, run_date), LIMIT_CHANGES
+    )
 
     decided = rerate_accounts(
         accepted_rows(checked["accounts"]),
@@ -209,66 +220,104 @@ def _rerate(spark, settings, run_date, report, storage, publisher, dry_run, acce
     staged_limits = spark.read.parquet(publisher.staged("limits"))
     staged_changes = spark.read.parquet(publisher.staged("limit_changes"))
     report["decisions"] = summarize_run(
-        staged_limits, staged_changes, [(b.name, b.min_score) for b in policy.limits.bands])
-    report["outputs"] = {t: out.partition(t, run_date) for t in ("limits", "limit_changes", "rejects")}
+        staged_limits, staged_changes, [(b.name, b.min_score) for b in policy.limits.bands]
+    )
+    report["outputs"] = {
+        t: out.partition(t, run_date) for t in ("limits", "limit_changes", "rejects")
+    }
     for rows in (*checked.values(), decided):
         rows.unpersist()
 
-    _check_adverse_share(report, previous_limits, staged_changes, policy.guardrails.max_adverse_share,
-                         accept_anomaly)
+    _check_adverse_share(
+        report, previous_limits, staged_changes, policy.guardrails.max_adverse_share, accept_anomaly
+    )
 
 
-def _check_reject_shares(report: dict, checked: dict[str, DataFrame], run_date: date,
-                         max_share: float) -> None:
+def _check_reject_shares(
+    report: dict, checked: dict[str, DataFrame], run_date: date, max_share: float
+) -> None:
     """Exit 4 when more than `max_share` of a ledger's rows recorded on the run date are bad."""
     too_many = []
     for ledger, rows in checked.items():
         today = rows.filter(F.col("dt") == F.lit(run_date))
-        by_reason = {r[0]: int(r[1]) for r in today.filter(F.col(REJECT_REASON).isNotNull())
-                     .groupBy(REJECT_REASON).count().collect()}
+        by_reason = {
+            r[0]: int(r[1])
+            for r in today.filter(F.col(REJECT_REASON).isNotNull())
+            .groupBy(REJECT_REASON)
+            .count()
+            .collect()
+        }
         total = today.count()
         rejected = sum(by_reason.values())
         share = rejected / total if total else 0.0
-        report["inputs"].setdefault(ledger, {}).update({
-            "rows_read": rows.count(),
-            "rows_recorded_on_run_date": total,
-            "rejected_on_run_date": rejected,
-            "rejects_by_reason": dict(sorted(by_reason.items())),
-            "reject_share": round(share, 6),
-        })
+        report["inputs"].setdefault(ledger, {}).update(
+            {
+                "rows_read": rows.count(),
+                "rows_recorded_on_run_date": total,
+                "rejected_on_run_date": rejected,
+                "rejects_by_reason": dict(sorted(by_reason.items())),
+                "reject_share": round(share, 6),
+            }
+        )
         if ledger in EVENT_LEDGERS and share > max_share:
-            too_many.append(f"{ledger}: {rejected} of {total} rows recorded on {run_date} refused "
-                            f"({share:.2%} > {max_share:.2%}): {by_reason}")
+            too_many.append(
+                f"{ledger}: {rejected} of {total} rows recorded on {run_date} refused "
+                f"({share:.2%} > {max_share:.2%}): {by_reason}"
+            )
     if not _check(report, "reject_share", not too_many, threshold=max_share, problems=too_many):
         raise _Stop(ExitCode.BAD_INPUT, "too many bad rows: " + "; ".join(too_many))
 
 
-def _check_adverse_share(report: dict, previous_limits: DataFrame, changes: DataFrame,
-                         max_share: float, accept_anomaly: str | None) -> None:
+def _check_adverse_share(
+    report: dict,
+    previous_limits: DataFrame,
+    changes: DataFrame,
+    max_share: float,
+    accept_anomaly: str | None,
+) -> None:
     """Exit 5 when more than `max_share` of the previously active accounts would be cut."""
     if report["bootstrap"]:
-        _check(report, "adverse_share", True, applied=False,
-               detail="bootstrap: no earlier published run to compare with")
+        _check(
+            report,
+            "adverse_share",
+            True,
+            applied=False,
+            detail="bootstrap: no earlier published run to compare with",
+        )
         return
     active_before = previous_limits.filter(F.col("status") == "active").count()
     adverse = changes.filter(F.col("change_type").isin("decrease", "suspend")).count()
     share = adverse / active_before if active_before else 0.0
     passed = share <= max_share
-    _check(report, "adverse_share", passed, value=round(share, 6), threshold=max_share,
-           adverse_accounts=adverse, active_before=active_before)
+    _check(
+        report,
+        "adverse_share",
+        passed,
+        value=round(share, 6),
+        threshold=max_share,
+        adverse_accounts=adverse,
+        active_before=active_before,
+    )
     if passed:
         return
-    reason = (f"{adverse} of {active_before} active accounts would be cut or suspended "
-              f"({share:.2%} > {max_share:.2%})")
+    reason = (
+        f"{adverse} of {active_before} active accounts would be cut or suspended "
+        f"({share:.2%} > {max_share:.2%})"
+    )
     if accept_anomaly:
-        report["accepted_anomaly"] = {"check": "adverse_share", "finding": reason,
-                                      "why": accept_anomaly}
+        report["accepted_anomaly"] = {
+            "check": "adverse_share",
+            "finding": reason,
+            "why": accept_anomaly,
+        }
         report["warnings"].append(f"published over the adverse-share guardrail: {accept_anomaly}")
         return
     raise _Stop(ExitCode.BLOCKED, "guardrail: " + reason)
 
 
-def _read_table(spark: SparkSession, out: OutputLayout, table: str, days: list[date], schema) -> DataFrame:
+def _read_table(
+    spark: SparkSession, out: OutputLayout, table: str, days: list[date], schema
+) -> DataFrame:
     if not days:
         return spark.createDataFrame([], schema)
     return (

@@ -50,8 +50,9 @@ class Publisher:
         self.storage.delete(self.layout.staging(self.attempt_id))
 
 
-def write_report(storage: Storage, layout: OutputLayout, run_date: date, report: dict,
-                 *, current: bool) -> str:
+def write_report(
+    storage: Storage, layout: OutputLayout, run_date: date, report: dict, *, current: bool
+) -> str:
     """Every attempt keeps its report under attempts/; `current` also makes it the date's
     report.json (a blocked rerun must not replace a published run's report)."""
     text = json.dumps(report, indent=2, sort_keys=False, default=str) + "\n"
@@ -68,7 +69,9 @@ def read_report(storage: Storage, layout: OutputLayout, run_date: date) -> dict 
 
 
 def is_published(storage: Storage, layout: OutputLayout, run_date: date) -> bool:
-    if not all(storage.exists(f"{layout.partition(t, run_date)}/{SUCCESS}") for t in PUBLISHED_TABLES):
+    if not all(
+        storage.exists(f"{layout.partition(t, run_date)}/{SUCCESS}") for t in PUBLISHED_TABLES
+    ):
         return False
     report = read_report(storage, layout, run_date)
     return bool(report) and report.get("status") == "published"
@@ -76,8 +79,11 @@ def is_published(storage: Storage, layout: OutputLayout, run_date: date) -> bool
 
 def published_change_dates(storage: Storage, layout: OutputLayout, before: date) -> list[date]:
     """Run dates before `before` whose limit_changes are published (have their `_SUCCESS`)."""
-    return [d for d in layout.run_dates(storage, "limit_changes")
-            if d < before and storage.exists(f"{layout.partition('limit_changes', d)}/{SUCCESS}")]
+    return [
+        d
+        for d in layout.run_dates(storage, "limit_changes")
+        if d < before and storage.exists(f"{layout.partition('limit_changes', d)}/{SUCCESS}")
+    ]
 
 
 def previous_published_run(storage: Storage, layout: OutputLayout, before: date) -> date | None:

@@ -4,8 +4,13 @@
 def _table(rows: list[tuple], headers: tuple[str, ...]) -> str:
     cells = [tuple(str(c) for c in headers)] + [tuple(str(c) for c in r) for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.rjust(w) if j else c.ljust(w) for j, (c, w) in enumerate(zip(row, widths, strict=True)))
-             for row in cells]
+    lines = [
+        "  ".join(
+            c.rjust(w) if j else c.ljust(w)
+            for j, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in cells
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join("  " + line for line in lines)
 
@@ -18,16 +23,23 @@ def render_run_summary(report: dict, report_path: str) -> str:
         f"  accounts re-rated: {d['accounts']:,} (active {status.get('active', 0):,}, "
         f"suspended {status.get('suspended', 0):,}, closed {status.get('closed', 0):,}); "
         f"dormant, flagged for re-engagement: {d['dormant']:,}",
-        "  previous run: " + (report.get("previous_run_date") or "none (bootstrap: compared with "
-                                                                  "initial limits)"),
+        "  previous run: "
+        + (report.get("previous_run_date") or "none (bootstrap: compared with initial limits)"),
         "",
-        _table([(c, f"{n:,}", ", ".join(r["reason"] for r in d["change_reasons"][c]))
-                for c, n in changes.items()], ("change", "accounts", "top reasons")),
+        _table(
+            [
+                (c, f"{n:,}", ", ".join(r["reason"] for r in d["change_reasons"][c]))
+                for c, n in changes.items()
+            ],
+            ("change", "accounts", "top reasons"),
+        ),
         "",
         _table([(q, v) for q, v in d["score"]["quantiles"].items()], ("score quantile", "score")),
         "",
-        _table([(r["reason"], f"{r['accounts']:,}") for r in d["top_account_reasons"]],
-               ("reason the score is not higher", "accounts")),
+        _table(
+            [(r["reason"], f"{r['accounts']:,}") for r in d["top_account_reasons"]],
+            ("reason the score is not higher", "accounts"),
+        ),
         "",
     ]
     parts += [f"  {table}: {path}" for table, path in report.get("outputs", {}).items()]

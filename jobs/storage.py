@@ -38,7 +38,12 @@ class Storage:
         if not fs.exists(p):
             return []
         entries = [
-            Entry(s.getPath().getName(), s.getPath().toString(), bool(s.isDirectory()), int(s.getLen()))
+            Entry(
+                s.getPath().getName(),
+                s.getPath().toString(),
+                bool(s.isDirectory()),
+                int(s.getLen()),
+            )
             for s in fs.listStatus(p)
         ]
         return sorted(entries, key=lambda e: e.name)

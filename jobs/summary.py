@@ -15,11 +15,15 @@ def _counts(rows: DataFrame, column: str) -> dict[str, int]:
 
 def _top_reasons(rows: DataFrame, limit: int = 8) -> list[dict]:
     exploded = rows.select(F.explode("reason_codes").alias("reason")).groupBy("reason").count()
-    return [{"reason": r["reason"], "accounts": int(r["count"])}
-            for r in exploded.orderBy(F.desc("count"), "reason").limit(limit).collect()]
+    return [
+        {"reason": r["reason"], "accounts": int(r["count"])}
+        for r in exploded.orderBy(F.desc("count"), "reason").limit(limit).collect()
+    ]
 
 
-def summarize_run(limits: DataFrame, changes: DataFrame, score_bands: list[tuple[str, int]]) -> dict:
+def summarize_run(
+    limits: DataFrame, changes: DataFrame, score_bands: list[tuple[str, int]]
+) -> dict:
     """The decision figures of one run, as plain JSON-ready values."""
     by_status = {s: 0 for s in LIMIT_STATUSES} | _counts(limits, "status")
     by_change = {c: 0 for c in CHANGE_TYPES} | _counts(changes, "change_type")
@@ -27,7 +31,8 @@ def summarize_run(limits: DataFrame, changes: DataFrame, score_bands: list[tuple
     quantiles = scored.approxQuantile("score", list(QUANTILES), 0.001) if scored.head(1) else []
     active = limits.filter(F.col("status") == "active")
     limit_row = active.agg(
-        F.count("*").alias("n"), F.sum("credit_limit").alias("total"),
+        F.count("*").alias("n"),
+        F.sum("credit_limit").alias("total"),
         F.avg("credit_limit").alias("mean"),
     ).first()
     band = F.lit(score_bands[-1][0])
@@ -43,7 +48,9 @@ def summarize_run(limits: DataFrame, changes: DataFrame, score_bands: list[tuple
         },
         "top_account_reasons": _top_reasons(scored),
         "score": {
-            "quantiles": {f"p{int(q * 100)}": int(v) for q, v in zip(QUANTILES, quantiles, strict=False)},
+            "quantiles": {
+                f"p{int(q * 100)}": int(v) for q, v in zip(QUANTILES, quantiles, strict=False)
+            },
             "by_band": _counts(scored.withColumn("band", band), "band"),
         },
         "active_limits": {

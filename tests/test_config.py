@@ -31,19 +31,36 @@ def policy_with(tmp_path: Path, old: str, new: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("old,new,message", [
-    ('limit_step = "100.00"', 'limit_stepp = "100.00"', "limits.limit_stepp: unknown setting"),
-    ('min_limit = "500.00"', 'min_limit = "550.00"', "limits.min_limit: 550.00 is not a multiple"),
-    ("suspend_dpd = 30", "suspend_dpd = -1", "limits.suspend_dpd"),
-    ('max_increase_ratio = "0.50"', 'max_increase_ratio = "1.5"', "limits.max_increase_ratio"),
-    ("{ below = 8, log_odds = -0.6 },", "{ below = 8, log_odds = 0.9 },",
-     "characteristic[current_dpd].bins: monotone decreasing"),
-    ("  { log_odds = -3.0 },", "  { below = 90, log_odds = -3.0 },",
-     "characteristic[current_dpd].bins: only the last bin"),
-    ('feature = "utilization"', 'feature = "utilisation"', "'utilisation' is not a feature"),
-    ('reason = "HIGH_UTILIZATION"', 'reason = "high utilization"', "not an upper-case reason code"),
-    ("min_score = 0\n", "min_score = 10\n", "the last band must start at 0"),
-])
+@pytest.mark.parametrize(
+    "old,new,message",
+    [
+        ('limit_step = "100.00"', 'limit_stepp = "100.00"', "limits.limit_stepp: unknown setting"),
+        (
+            'min_limit = "500.00"',
+            'min_limit = "550.00"',
+            "limits.min_limit: 550.00 is not a multiple",
+        ),
+        ("suspend_dpd = 30", "suspend_dpd = -1", "limits.suspend_dpd"),
+        ('max_increase_ratio = "0.50"', 'max_increase_ratio = "1.5"', "limits.max_increase_ratio"),
+        (
+            "{ below = 8, log_odds = -0.6 },",
+            "{ below = 8, log_odds = 0.9 },",
+            "characteristic[current_dpd].bins: monotone decreasing",
+        ),
+        (
+            "  { log_odds = -3.0 },",
+            "  { below = 90, log_odds = -3.0 },",
+            "characteristic[current_dpd].bins: only the last bin",
+        ),
+        ('feature = "utilization"', 'feature = "utilisation"', "'utilisation' is not a feature"),
+        (
+            'reason = "HIGH_UTILIZATION"',
+            'reason = "high utilization"',
+            "not an upper-case reason code",
+        ),
+        ("min_score = 0\n", "min_score = 10\n", "the last band must start at 0"),
+    ],
+)
 def test_a_bad_policy_fails_at_load_naming_the_key(tmp_path, old, new, message):
     with pytest.raises(ConfigError) as e:
         load_policy(policy_with(tmp_path, old, new))

@@ -15,10 +15,14 @@ from transforms.features import (
 )
 
 D = date(2026, 6, 30)
-REPAY = ("entry_id string, user_id long, bill_id string, entry_type string, amount decimal(18,2), "
-         "due_date date, event_time timestamp")
-TXN = ("txn_id string, user_id long, event_time timestamp, txn_type string, amount decimal(18,2), "
-       "payment_method string, installments int")
+REPAY = (
+    "entry_id string, user_id long, bill_id string, entry_type string, amount decimal(18,2), "
+    "due_date date, event_time timestamp"
+)
+TXN = (
+    "txn_id string, user_id long, event_time timestamp, txn_type string, amount decimal(18,2), "
+    "payment_method string, installments int"
+)
 
 
 def money(x: str) -> Decimal:
@@ -90,23 +94,47 @@ def test_purchase_windows_payment_mix_and_refunds(spark):
 
 
 def test_balance_utilization_and_tenure_for_an_account(spark):
-    txn = spark.createDataFrame([
-        ("t1", 1, datetime(2026, 6, 1), "purchase", money("900.00"), "credit", 1),
-        ("t2", 1, datetime(2026, 6, 2), "purchase", money("70.00"), "wallet", None),
-        ("t3", 1, datetime(2026, 6, 3), "refund", money("100.00"), "credit", 1),
-    ], TXN)
-    repay = repayments(spark, [
-        ("p1", 1, "BL0", "payment", money("200.00"), None, datetime(2026, 6, 10)),
-    ])
+    txn = spark.createDataFrame(
+        [
+            ("t1", 1, datetime(2026, 6, 1), "purchase", money("900.00"), "credit", 1),
+            ("t2", 1, datetime(2026, 6, 2), "purchase", money("70.00"), "wallet", None),
+            ("t3", 1, datetime(2026, 6, 3), "refund", money("100.00"), "credit", 1),
+        ],
+        TXN,
+    )
+    repay = repayments(
+        spark,
+        [
+            ("p1", 1, "BL0", "payment", money("200.00"), None, datetime(2026, 6, 10)),
+        ],
+    )
     accounts = spark.createDataFrame(
-        [Row(user_id=1, opened_on=date(2025, 6, 30), initial_limit=money("2000.00"), status="active"),
-         Row(user_id=2, opened_on=date(2026, 6, 1), initial_limit=money("1000.00"), status="active")])
-    previous = spark.createDataFrame([(1, money("1000.00"))], "user_id long, prev_limit decimal(18,2)")
+        [
+            Row(
+                user_id=1,
+                opened_on=date(2025, 6, 30),
+                initial_limit=money("2000.00"),
+                status="active",
+            ),
+            Row(
+                user_id=2,
+                opened_on=date(2026, 6, 1),
+                initial_limit=money("1000.00"),
+                status="active",
+            ),
+        ]
+    )
+    previous = spark.createDataFrame(
+        [(1, money("1000.00"))], "user_id long, prev_limit decimal(18,2)"
+    )
     bills = settle_bills(repay, as_of=D)
     features = build_features(
-        accounts, aggregate_purchases(txn, as_of=D),
-        aggregate_repayment_behaviour(bills, as_of=D, suspend_dpd=30), aggregate_payments(repay),
-        previous, as_of=D,
+        accounts,
+        aggregate_purchases(txn, as_of=D),
+        aggregate_repayment_behaviour(bills, as_of=D, suspend_dpd=30),
+        aggregate_payments(repay),
+        previous,
+        as_of=D,
     )
     rows = {r["user_id"]: r for r in features.collect()}
     assert rows[1]["balance"] == money("600.00")

@@ -18,12 +18,25 @@ SCHEMA = (
     "pre_suspension_limit decimal(18,2), suspension_reasons array<string>"
 )
 GOOD = dict(
-    status="active", initial_limit=Decimal("5000.00"), score=700, current_dpd=0,
-    serious_delinquencies_365d=0, days_since_last_purchase=3,
-    avg_monthly_spend_180d=Decimal("3000.00"), tenure_days=800, credit_purchase_count_90d=5,
-    balance=Decimal("1000.00"), reason_codes=[], risk_reason_codes=[],
-    prev_limit=Decimal("5000.00"), prev_status="active", prev_score=700, last_raise_on=None,
-    suspended_on=None, pre_suspension_limit=None, suspension_reasons=None,
+    status="active",
+    initial_limit=Decimal("5000.00"),
+    score=700,
+    current_dpd=0,
+    serious_delinquencies_365d=0,
+    days_since_last_purchase=3,
+    avg_monthly_spend_180d=Decimal("3000.00"),
+    tenure_days=800,
+    credit_purchase_count_90d=5,
+    balance=Decimal("1000.00"),
+    reason_codes=[],
+    risk_reason_codes=[],
+    prev_limit=Decimal("5000.00"),
+    prev_status="active",
+    prev_score=700,
+    last_raise_on=None,
+    suspended_on=None,
+    pre_suspension_limit=None,
+    suspension_reasons=None,
 )
 
 
@@ -47,19 +60,35 @@ def test_a_raise_waits_for_the_cooldown(spark, policy):
     assert decide(spark, policy, last_raise_on=D - timedelta(days=90))["d_step"] == "increase"
 
 
-@pytest.mark.parametrize("why", [
-    dict(tenure_days=100), dict(current_dpd=3), dict(serious_delinquencies_365d=1),
-    dict(days_since_last_purchase=200), dict(credit_purchase_count_90d=0),
-    dict(avg_monthly_spend_180d=Decimal("1300.00")),  # 4 x 1300 = 5200: under the 10 % margin
-])
+@pytest.mark.parametrize(
+    "why",
+    [
+        dict(tenure_days=100),
+        dict(current_dpd=3),
+        dict(serious_delinquencies_365d=1),
+        dict(days_since_last_purchase=200),
+        dict(credit_purchase_count_90d=0),
+        dict(avg_monthly_spend_180d=Decimal("1300.00")),  # 4 x 1300 = 5200: under the 10 % margin
+    ],
+)
 def test_no_raise_for_new_dirty_dormant_idle_or_marginal_accounts(spark, policy, why):
     assert decide(spark, policy, **why)["d_step"] == "hold"
 
 
 def test_more_than_30_days_past_due_suspends_with_delinquent_first(spark, policy):
-    r = decide(spark, policy, current_dpd=31, score=420, reason_codes=["DELINQUENT", "LOW_ACTIVITY"],
-               risk_reason_codes=["DELINQUENT", "LATE_PAYMENTS"])
-    assert (r["d_step"], r["limit_status"], r["credit_limit"]) == ("suspend", "suspended", Decimal("0.00"))
+    r = decide(
+        spark,
+        policy,
+        current_dpd=31,
+        score=420,
+        reason_codes=["DELINQUENT", "LOW_ACTIVITY"],
+        risk_reason_codes=["DELINQUENT", "LATE_PAYMENTS"],
+    )
+    assert (r["d_step"], r["limit_status"], r["credit_limit"]) == (
+        "suspend",
+        "suspended",
+        Decimal("0.00"),
+    )
     assert r["change_reasons"] == ["DELINQUENT", "LATE_PAYMENTS"]
     assert decide(spark, policy, current_dpd=30, score=420)["limit_status"] == "active"
 
@@ -71,22 +100,37 @@ def test_a_frozen_account_is_suspended_whatever_its_score(spark, policy):
 
 
 def test_reinstated_after_30_clean_days_at_half_the_limit_before(spark, policy):
-    suspended = dict(prev_status="suspended", prev_limit=Decimal("0.00"),
-                     pre_suspension_limit=Decimal("4300.00"), suspension_reasons=["DELINQUENT"],
-                     score=660)
+    suspended = dict(
+        prev_status="suspended",
+        prev_limit=Decimal("0.00"),
+        pre_suspension_limit=Decimal("4300.00"),
+        suspension_reasons=["DELINQUENT"],
+        score=660,
+    )
     early = decide(spark, policy, suspended_on=D - timedelta(days=29), **suspended)
     assert early["d_step"] == "stay_suspended" and early["credit_limit"] == Decimal("0.00")
     r = decide(spark, policy, suspended_on=D - timedelta(days=30), **suspended)
-    assert (r["d_step"], r["credit_limit"]) == ("reinstate", Decimal("2100.00"))  # 2150 down to grid
+    assert (r["d_step"], r["credit_limit"]) == (
+        "reinstate",
+        Decimal("2100.00"),
+    )  # 2150 down to grid
     assert r["change_reasons"] == ["DELINQUENCY_CURED"]
-    still_late = decide(spark, policy, suspended_on=D - timedelta(days=60), current_dpd=2, **suspended)
+    still_late = decide(
+        spark, policy, suspended_on=D - timedelta(days=60), current_dpd=2, **suspended
+    )
     assert still_late["d_step"] == "stay_suspended"
 
 
 def test_reinstatement_is_at_least_the_minimum_limit(spark, policy):
-    r = decide(spark, policy, prev_status="suspended", prev_limit=Decimal("0.00"),
-               pre_suspension_limit=Decimal("600.00"), suspended_on=D - timedelta(days=40),
-               suspension_reasons=["ACCOUNT_FROZEN"])
+    r = decide(
+        spark,
+        policy,
+        prev_status="suspended",
+        prev_limit=Decimal("0.00"),
+        pre_suspension_limit=Decimal("600.00"),
+        suspended_on=D - timedelta(days=40),
+        suspension_reasons=["ACCOUNT_FROZEN"],
+    )
     assert r["credit_limit"] == Decimal("500.00") and r["change_reasons"] == ["HOLD_RELEASED"]
 
 
@@ -101,14 +145,18 @@ def test_a_cut_follows_the_band_but_never_below_the_rounded_up_balance(spark, po
 
 def test_a_cut_needs_a_margin_inside_the_lower_band(spark, policy):
     # band C starts at 600; 590 + 15 margin = 605 still counts as C (limit 10000): no cut from 8000
-    r = decide(spark, policy, score=590, risk_reason_codes=["LATE_PAYMENTS"], prev_limit=Decimal("8000.00"))
+    r = decide(
+        spark, policy, score=590, risk_reason_codes=["LATE_PAYMENTS"], prev_limit=Decimal("8000.00")
+    )
     assert r["d_step"] == "hold"
 
 
 def test_no_cut_without_a_risk_reason_or_for_a_dormant_account_in_good_standing(spark, policy):
     low = dict(score=500, prev_limit=Decimal("8000.00"))
     assert decide(spark, policy, risk_reason_codes=[], **low)["d_step"] == "hold"
-    dormant = decide(spark, policy, days_since_last_purchase=400, risk_reason_codes=["HIGH_UTILIZATION"], **low)
+    dormant = decide(
+        spark, policy, days_since_last_purchase=400, risk_reason_codes=["HIGH_UTILIZATION"], **low
+    )
     assert dormant["d_step"] == "hold" and dormant["segment"] == "dormant"
 
 
@@ -119,9 +167,24 @@ def test_closed_accounts_carry_no_limit_and_make_no_change(spark, policy):
 
 def test_first_run_compares_with_the_initial_limit_as_active(spark, policy):
     df = spark.createDataFrame(
-        [(1, *[{**GOOD, "prev_limit": None, "prev_status": None, "prev_score": None}[c.split()[0]]
-               for c in SCHEMA.split(", ")[1:]])], SCHEMA)
+        [
+            (
+                1,
+                *[
+                    {**GOOD, "prev_limit": None, "prev_status": None, "prev_score": None}[
+                        c.split()[0]
+                    ]
+                    for c in SCHEMA.split(", ")[1:]
+                ],
+            )
+        ],
+        SCHEMA,
+    )
     decided = decide_limits(df, rules=policy.limits, as_of=D)
     change = classify_changes(decided, run_date=D, policy_version="v").first()
-    assert (change["old_limit"], change["old_status"], change["old_score"]) == (Decimal("5000.00"), "active", None)
+    assert (change["old_limit"], change["old_status"], change["old_score"]) == (
+        Decimal("5000.00"),
+        "active",
+        None,
+    )
     assert (change["change_type"], change["new_limit"]) == ("increase", Decimal("7500.00"))

@@ -21,11 +21,25 @@ def book(tmp_path_factory):
     root = tmp_path_factory.mktemp("book")
     conf = small_profile(root)
     inputs, output = root / "input", root / "output"
-    made = rerate("generate", "--users", "400", "--days", "120", "--end-date", END, "--seed", "3",
-                  "--input", str(inputs), conf=conf)
+    made = rerate(
+        "generate",
+        "--users",
+        "400",
+        "--days",
+        "120",
+        "--end-date",
+        END,
+        "--seed",
+        "3",
+        "--input",
+        str(inputs),
+        conf=conf,
+    )
     assert made.returncode == 0, made.stderr
     for day in (DAY_BEFORE, END):
-        done = rerate("run", "--date", day, "--input", str(inputs), "--output", str(output), conf=conf)
+        done = rerate(
+            "run", "--date", day, "--input", str(inputs), "--output", str(output), conf=conf
+        )
         assert done.returncode == 0, done.stderr
     return {"conf": conf, "input": inputs, "output": output, "root": root, "stdout": done.stdout}
 
@@ -36,8 +50,12 @@ def test_a_published_run_has_its_tables_markers_and_report(book):
         assert (out / table / f"run_date={END}" / "_SUCCESS").exists()
     assert list((out / "rejects" / f"run_date={END}").glob("*.parquet"))
     r = report(out, END)
-    assert (r["status"], r["exit_code"], r["bootstrap"], r["previous_run_date"]) == \
-        ("published", 0, False, DAY_BEFORE)
+    assert (r["status"], r["exit_code"], r["bootstrap"], r["previous_run_date"]) == (
+        "published",
+        0,
+        False,
+        DAY_BEFORE,
+    )
     assert report(out, DAY_BEFORE)["bootstrap"] is True
     assert "accounts re-rated" in book["stdout"] and "limit_changes" in book["stdout"]
 
@@ -65,8 +83,11 @@ def test_changes_are_the_diff_against_the_night_before(book):
     after = read_table(out, "limits", END).set_index("user_id")
     changes = read_table(out, "limit_changes", END).set_index("user_id")
     both = before.join(after, lsuffix="_old", rsuffix="_new", how="inner")
-    moved = both[((both.credit_limit_old != both.credit_limit_new) | (both.status_old != both.status_new))
-                 & (both.status_old != "closed") & (both.status_new != "closed")]
+    moved = both[
+        ((both.credit_limit_old != both.credit_limit_new) | (both.status_old != both.status_new))
+        & (both.status_old != "closed")
+        & (both.status_new != "closed")
+    ]
     assert sorted(moved.index) == sorted(changes.index)
     for user_id, c in changes.iterrows():
         assert c.old_limit == before.loc[user_id, "credit_limit"]
@@ -78,7 +99,9 @@ def test_changes_are_the_diff_against_the_night_before(book):
             assert c.new_limit <= c.old_limit * Decimal("1.5")
         if c.change_type == "decrease":
             balance = after.loc[user_id, "balance"]
-            assert c.new_limit >= max(MIN_LIMIT, (balance / STEP).to_integral_value(rounding="ROUND_CEILING") * STEP)
+            assert c.new_limit >= max(
+                MIN_LIMIT, (balance / STEP).to_integral_value(rounding="ROUND_CEILING") * STEP
+            )
 
 
 def test_the_bootstrap_compares_with_initial_limits(book):
@@ -93,8 +116,17 @@ def test_the_bootstrap_compares_with_initial_limits(book):
 def test_a_rerun_replaces_the_date_whole(book):
     out = book["output"]
     first = read_table(out, "limits", END).sort_values("user_id").reset_index(drop=True)
-    again = rerate("run", "--date", END, "--input", str(book["input"]), "--output", str(out),
-                   "--quiet", conf=book["conf"])
+    again = rerate(
+        "run",
+        "--date",
+        END,
+        "--input",
+        str(book["input"]),
+        "--output",
+        str(out),
+        "--quiet",
+        conf=book["conf"],
+    )
     assert again.returncode == 0, again.stderr
     second = read_table(out, "limits", END).sort_values("user_id").reset_index(drop=True)
     pd.testing.assert_frame_equal(first, second)
@@ -103,8 +135,17 @@ def test_a_rerun_replaces_the_date_whole(book):
 
 def test_dry_run_publishes_nothing(book, tmp_path):
     out = tmp_path / "out"
-    done = rerate("run", "--date", END, "--dry-run", "--input", str(book["input"]), "--output", str(out),
-                  conf=book["conf"])
+    done = rerate(
+        "run",
+        "--date",
+        END,
+        "--dry-run",
+        "--input",
+        str(book["input"]),
+        "--output",
+        str(out),
+        conf=book["conf"],
+    )
     assert done.returncode == 0, done.stderr
     assert not (out / "limits").exists() and not (out / "limit_changes").exists()
     attempts = list((out / "runs" / f"run_date={END}" / "attempts").glob("*.json"))
@@ -113,8 +154,16 @@ def test_dry_run_publishes_nothing(book, tmp_path):
 
 def test_exit_3_when_the_days_partition_is_missing_or_incomplete(book, tmp_path):
     out = tmp_path / "out"
-    missing = rerate("run", "--date", "2026-06-01", "--input", str(book["input"]), "--output", str(out),
-                     conf=book["conf"])
+    missing = rerate(
+        "run",
+        "--date",
+        "2026-06-01",
+        "--input",
+        str(book["input"]),
+        "--output",
+        str(out),
+        conf=book["conf"],
+    )
     assert missing.returncode == 3
     assert "transactions/dt=2026-06-01 is missing" in missing.stderr
     assert report(out, "2026-06-01")["status"] == "not_ready"
@@ -123,8 +172,9 @@ def test_exit_3_when_the_days_partition_is_missing_or_incomplete(book, tmp_path)
     inputs = tmp_path / "input"
     shutil.copytree(book["input"], inputs)
     (inputs / "repayments" / f"dt={END}" / "_SUCCESS").unlink()
-    incomplete = rerate("run", "--date", END, "--input", str(inputs), "--output", str(out),
-                        conf=book["conf"])
+    incomplete = rerate(
+        "run", "--date", END, "--input", str(inputs), "--output", str(out), conf=book["conf"]
+    )
     assert incomplete.returncode == 3
     assert f"repayments/dt={END} has no _SUCCESS" in incomplete.stderr
 
@@ -142,7 +192,15 @@ def test_exit_2_for_a_bad_setting_or_argument(book, tmp_path):
 def test_exit_1_when_the_output_cannot_be_written(book, tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the output folder should be")
-    failed = rerate("run", "--date", END, "--input", str(book["input"]), "--output", str(blocker),
-                    conf=book["conf"])
+    failed = rerate(
+        "run",
+        "--date",
+        END,
+        "--input",
+        str(book["input"]),
+        "--output",
+        str(blocker),
+        conf=book["conf"],
+    )
     assert failed.returncode == 1
     assert "Traceback" not in failed.stderr

@@ -11,30 +11,51 @@ from transforms.score import with_score
 
 def card(**overrides) -> Scorecard:
     dpd = Characteristic(
-        feature="current_dpd", label="dpd", reason="DELINQUENT", kind="risk", monotone="decreasing",
-        bins=(Bin(1, 0.5, "DELINQUENT"), Bin(31, -1.0, "DELINQUENT"), Bin(None, -3.0, "DELINQUENT")),
+        feature="current_dpd",
+        label="dpd",
+        reason="DELINQUENT",
+        kind="risk",
+        monotone="decreasing",
+        bins=(
+            Bin(1, 0.5, "DELINQUENT"),
+            Bin(31, -1.0, "DELINQUENT"),
+            Bin(None, -3.0, "DELINQUENT"),
+        ),
         missing=Bin(None, 0.0, "DELINQUENT"),
     )
     util = Characteristic(
-        feature="utilization", label="util", reason="HIGH_UTILIZATION", kind="risk",
+        feature="utilization",
+        label="util",
+        reason="HIGH_UTILIZATION",
+        kind="risk",
         monotone="decreasing",
         bins=(Bin(0.3, 0.3, "HIGH_UTILIZATION"), Bin(None, -0.2, "HIGH_UTILIZATION")),
         missing=Bin(None, 0.0, "HIGH_UTILIZATION"),
     )
     recency = Characteristic(
-        feature="days_since_last_purchase", label="recency", reason="NO_RECENT_PURCHASES",
-        kind="engagement", monotone="decreasing",
+        feature="days_since_last_purchase",
+        label="recency",
+        reason="NO_RECENT_PURCHASES",
+        kind="engagement",
+        monotone="decreasing",
         bins=(Bin(30, 0.2, "NO_RECENT_PURCHASES"), Bin(None, -0.3, "DORMANT")),
         missing=Bin(None, -0.3, "DORMANT"),
     )
-    base = Scorecard(base_score=600, base_odds=50.0, pdo=20.0, min_score=300, max_score=850,
-                     characteristics=(dpd, util, recency))
+    base = Scorecard(
+        base_score=600,
+        base_odds=50.0,
+        pdo=20.0,
+        min_score=300,
+        max_score=850,
+        characteristics=(dpd, util, recency),
+    )
     return replace(base, **overrides)
 
 
 def scored(spark, rows, scorecard=None):
-    df = spark.createDataFrame(rows, "user_id long, current_dpd int, utilization double, "
-                                     "days_since_last_purchase int")
+    df = spark.createDataFrame(
+        rows, "user_id long, current_dpd int, utilization double, days_since_last_purchase int"
+    )
     return {r["user_id"]: r for r in with_score(df, scorecard=scorecard or card()).collect()}
 
 
@@ -72,20 +93,27 @@ def test_reasons_rank_points_below_maximum_and_drop_zeros(spark):
 def test_equal_shortfalls_break_ties_in_the_scorecards_order(spark):
     c = card()
     # utilization 0.9 and recency 200 both fall 0.5 log-odds short of their best bin
-    assert c.max_points(c.characteristics[1]) - c.points(-0.2) == \
-        c.max_points(c.characteristics[2]) - c.points(-0.3)
+    assert c.max_points(c.characteristics[1]) - c.points(-0.2) == c.max_points(
+        c.characteristics[2]
+    ) - c.points(-0.3)
     rows = scored(spark, [(1, 0, 0.9, 200)])
     assert rows[1]["reason_codes"] == ["HIGH_UTILIZATION", "DORMANT"]
 
 
 def test_at_most_four_reasons(spark, policy):
     df = spark.range(1).select(
-        F.lit(45).alias("current_dpd"), F.lit(60).alias("worst_dpd_365d"),
-        F.lit(3).alias("serious_delinquencies_365d"), F.lit(0.2).alias("on_time_rate_365d"),
-        F.lit(0.2).alias("payment_ratio_180d"), F.lit(1.2).alias("utilization"),
-        F.lit(0.5).alias("refund_rate_180d"), F.lit(0.9).alias("installment_share_180d"),
-        F.lit(0.0).alias("credit_share_180d"), F.lit(10).alias("tenure_days"),
-        F.lit(0).alias("active_months_365d"), F.lit(None).cast("int").alias("days_since_last_purchase"),
+        F.lit(45).alias("current_dpd"),
+        F.lit(60).alias("worst_dpd_365d"),
+        F.lit(3).alias("serious_delinquencies_365d"),
+        F.lit(0.2).alias("on_time_rate_365d"),
+        F.lit(0.2).alias("payment_ratio_180d"),
+        F.lit(1.2).alias("utilization"),
+        F.lit(0.5).alias("refund_rate_180d"),
+        F.lit(0.9).alias("installment_share_180d"),
+        F.lit(0.0).alias("credit_share_180d"),
+        F.lit(10).alias("tenure_days"),
+        F.lit(0).alias("active_months_365d"),
+        F.lit(None).cast("int").alias("days_since_last_purchase"),
     )
     row = with_score(df, scorecard=policy.scorecard).first()
     assert len(row["reason_codes"]) == 4

@@ -1,4 +1,4 @@
-"""Each bad-row rule refuses its row with its reason; good rows pass; the first copy of an id wins."""
+"""Each bad-row rule refuses its row with its reason; the first copy of an id wins."""
 
 from datetime import date, datetime
 from decimal import Decimal
@@ -48,11 +48,25 @@ def test_each_transaction_rule_gives_its_reason(spark):
     ]
     checked = with_transaction_checks(ledger(spark, TRANSACTIONS, rows))
     got = reasons(checked, "source_row")
-    assert got == dict(enumerate([
-        None, None, "NULL_TXN_ID", "NULL_USER_ID", "NULL_EVENT_TIME", "EVENT_AFTER_PARTITION",
-        "UNKNOWN_TXN_TYPE", "NULL_AMOUNT", "NON_POSITIVE_AMOUNT", "UNKNOWN_PAYMENT_METHOD",
-        "INVALID_INSTALLMENTS", "UNEXPECTED_INSTALLMENTS", "DUPLICATE_ID",
-    ]))
+    assert got == dict(
+        enumerate(
+            [
+                None,
+                None,
+                "NULL_TXN_ID",
+                "NULL_USER_ID",
+                "NULL_EVENT_TIME",
+                "EVENT_AFTER_PARTITION",
+                "UNKNOWN_TXN_TYPE",
+                "NULL_AMOUNT",
+                "NON_POSITIVE_AMOUNT",
+                "UNKNOWN_PAYMENT_METHOD",
+                "INVALID_INSTALLMENTS",
+                "UNEXPECTED_INSTALLMENTS",
+                "DUPLICATE_ID",
+            ]
+        )
+    )
 
 
 def test_the_copy_recorded_first_is_kept(spark):
@@ -90,10 +104,20 @@ def test_each_repayment_rule_gives_its_reason(spark):
     ]
     got = reasons(with_repayment_checks(ledger(spark, REPAYMENTS, rows)), "source_row")
     assert got == {
-        0: None, 1: None, 2: "NULL_ENTRY_ID", 3: "NULL_USER_ID", 4: "NULL_BILL_ID",
-        5: "NULL_EVENT_TIME", 6: "EVENT_AFTER_PARTITION", 7: "UNKNOWN_ENTRY_TYPE",
-        8: "NULL_AMOUNT", 9: "NON_POSITIVE_AMOUNT", 10: "BILL_WITHOUT_DUE_DATE",
-        11: "PAYMENT_WITH_DUE_DATE", 12: "DUPLICATE_ID", 13: "DUPLICATE_BILL",
+        0: None,
+        1: None,
+        2: "NULL_ENTRY_ID",
+        3: "NULL_USER_ID",
+        4: "NULL_BILL_ID",
+        5: "NULL_EVENT_TIME",
+        6: "EVENT_AFTER_PARTITION",
+        7: "UNKNOWN_ENTRY_TYPE",
+        8: "NULL_AMOUNT",
+        9: "NON_POSITIVE_AMOUNT",
+        10: "BILL_WITHOUT_DUE_DATE",
+        11: "PAYMENT_WITH_DUE_DATE",
+        12: "DUPLICATE_ID",
+        13: "DUPLICATE_BILL",
         14: "BILL_USER_MISMATCH",
     }
 
@@ -112,9 +136,16 @@ def test_each_account_rule_gives_its_reason(spark):
         (1, opened, limit, "frozen", D, "f", 7),
     ]
     got = reasons(with_account_checks(ledger(spark, ACCOUNTS, rows)), "source_row")
-    assert got == {0: None, 1: "NULL_USER_ID", 2: "NULL_OPENED_ON", 3: "OPENED_AFTER_SNAPSHOT",
-                   4: "NULL_INITIAL_LIMIT", 5: "NON_POSITIVE_INITIAL_LIMIT", 6: "UNKNOWN_STATUS",
-                   7: "DUPLICATE_ID"}
+    assert got == {
+        0: None,
+        1: "NULL_USER_ID",
+        2: "NULL_OPENED_ON",
+        3: "OPENED_AFTER_SNAPSHOT",
+        4: "NULL_INITIAL_LIMIT",
+        5: "NON_POSITIVE_INITIAL_LIMIT",
+        6: "UNKNOWN_STATUS",
+        7: "DUPLICATE_ID",
+    }
 
 
 def test_rejects_list_the_days_refused_rows_with_their_whole_record(spark):
@@ -132,4 +163,8 @@ def test_rejects_list_the_days_refused_rows_with_their_whole_record(spark):
     )
     assertDataFrameEqual(rejects.drop("record"), expected)
     record = rejects.first()["record"]
-    assert '"payment_method":"cash"' in record and '"user_id":7' in record and '"amount":10.00' in record
+    assert (
+        '"payment_method":"cash"' in record
+        and '"user_id":7' in record
+        and '"amount":10.00' in record
+    )

@@ -1,4 +1,4 @@
-"""The diff: the accounts whose limit or status changed, in the contract's `limit_changes` layout."""
+"""The diff: the accounts whose limit or status changed, in the `limit_changes` layout."""
 
 from datetime import date
 
@@ -8,17 +8,22 @@ from pyspark.sql import functions as F
 from transforms.schemas import AMOUNT, LIMIT_CHANGES, LIMITS, names
 
 
-def change_type(old_status: Column, new_status: Column, old_limit: Column,
-                new_limit: Column) -> Column:
+def change_type(
+    old_status: Column, new_status: Column, old_limit: Column, new_limit: Column
+) -> Column:
     """active->suspended is a suspend, back a reinstate; between actives the sign decides;
     closures and unchanged accounts are not changes (null)."""
     return (
         F.when((old_status == "active") & (new_status == "suspended"), "suspend")
         .when((old_status == "suspended") & (new_status == "active"), "reinstate")
-        .when((old_status == "active") & (new_status == "active") & (new_limit > old_limit),
-              "increase")
-        .when((old_status == "active") & (new_status == "active") & (new_limit < old_limit),
-              "decrease")
+        .when(
+            (old_status == "active") & (new_status == "active") & (new_limit > old_limit),
+            "increase",
+        )
+        .when(
+            (old_status == "active") & (new_status == "active") & (new_limit < old_limit),
+            "decrease",
+        )
     )
 
 
@@ -39,8 +44,9 @@ def to_limits(decided: DataFrame, *, run_date: date, policy_version: str) -> Dat
 
 def classify_changes(decided: DataFrame, *, run_date: date, policy_version: str) -> DataFrame:
     """The changed accounts, in the contract's `limit_changes` layout."""
-    kind = change_type(F.col("old_status"), F.col("limit_status"), F.col("old_limit"),
-                       F.col("credit_limit"))
+    kind = change_type(
+        F.col("old_status"), F.col("limit_status"), F.col("old_limit"), F.col("credit_limit")
+    )
     return (
         decided.withColumn("change_type", kind)
         .filter(F.col("change_type").isNotNull())

@@ -58,17 +58,24 @@ def aggregate_purchases(transactions: DataFrame, *, as_of: date) -> DataFrame:
 
     aggregates = []
     for w in WINDOWS:
-        aggregates.append(F.count(F.when(purchase & _within(w, as_of), True)).alias(f"purchase_count_{w}d"))
+        aggregates.append(
+            F.count(F.when(purchase & _within(w, as_of), True)).alias(f"purchase_count_{w}d")
+        )
         aggregates.append(total(purchase & _within(w, as_of)).alias(f"purchase_amount_{w}d"))
     in_180 = _within(180, as_of)
     aggregates += [
-        F.count_distinct(F.when(purchase & _within(365, as_of), F.trunc(_event_date(), "month")))
-        .alias("active_months_365d"),
+        F.count_distinct(
+            F.when(purchase & _within(365, as_of), F.trunc(_event_date(), "month"))
+        ).alias("active_months_365d"),
         F.max(F.when(purchase, _event_date())).alias("last_purchase_on"),
         total(purchase & credit & in_180).alias("credit_purchase_amount_180d"),
-        total(purchase & credit & in_180 & (F.col("installments") > 1)).alias("installment_amount_180d"),
+        total(purchase & credit & in_180 & (F.col("installments") > 1)).alias(
+            "installment_amount_180d"
+        ),
         total(refund & in_180).alias("refund_amount_180d"),
-        F.count(F.when(purchase & credit & _within(90, as_of), True)).alias("credit_purchase_count_90d"),
+        F.count(F.when(purchase & credit & _within(90, as_of), True)).alias(
+            "credit_purchase_count_90d"
+        ),
         total(purchase & credit).alias("credit_purchases_total"),
         total(refund & credit).alias("credit_refunds_total"),
     ]
@@ -94,9 +101,11 @@ def settle_bills(repayments: DataFrame, *, as_of: date) -> DataFrame:
         .agg(
             F.sum("amount").cast(AMOUNT).alias("paid_amount"),
             F.sum(F.when(_event_date() <= F.col("due_date"), F.col("amount")))
-            .cast(AMOUNT).alias("paid_by_due"),
-            F.min(F.when(F.col("paid_so_far") >= F.col("bill_amount"), _event_date()))
-            .alias("settled_on"),
+            .cast(AMOUNT)
+            .alias("paid_by_due"),
+            F.min(F.when(F.col("paid_so_far") >= F.col("bill_amount"), _event_date())).alias(
+                "settled_on"
+            ),
         )
     )
     as_of_lit = F.lit(as_of)
@@ -112,7 +121,9 @@ def settle_bills(repayments: DataFrame, *, as_of: date) -> DataFrame:
         )
         .withColumn(
             "max_dpd",
-            F.greatest(F.datediff(F.coalesce("settled_on", as_of_lit), F.col("due_date")), F.lit(0)),
+            F.greatest(
+                F.datediff(F.coalesce("settled_on", as_of_lit), F.col("due_date")), F.lit(0)
+            ),
         )
     )
 
@@ -130,8 +141,9 @@ def aggregate_repayment_behaviour(bills: DataFrame, *, as_of: date, suspend_dpd:
     return bills.groupBy("user_id").agg(
         F.max("dpd_now").alias("current_dpd"),
         F.max(F.when(overlaps_year, F.col("max_dpd"))).alias("worst_dpd_365d"),
-        F.count(F.when(overlaps_year & (F.col("max_dpd") > suspend_dpd), True))
-        .alias("serious_delinquencies_365d"),
+        F.count(F.when(overlaps_year & (F.col("max_dpd") > suspend_dpd), True)).alias(
+            "serious_delinquencies_365d"
+        ),
         F.avg(F.when(due_in(365), on_time.cast("double"))).alias("on_time_rate_365d"),
         _share(paid_180, billed_180).alias("payment_ratio_180d"),
         F.count(F.when(due_in(365), True)).alias("bills_due_365d"),
@@ -140,8 +152,10 @@ def aggregate_repayment_behaviour(bills: DataFrame, *, as_of: date, suspend_dpd:
 
 def aggregate_payments(repayments: DataFrame) -> DataFrame:
     """Per user: every payment received, whatever bill it names."""
-    return repayments.filter(F.col("entry_type") == "payment").groupBy("user_id").agg(
-        F.sum("amount").cast(AMOUNT).alias("payments_total")
+    return (
+        repayments.filter(F.col("entry_type") == "payment")
+        .groupBy("user_id")
+        .agg(F.sum("amount").cast(AMOUNT).alias("payments_total"))
     )
 
 
@@ -172,29 +186,49 @@ def build_features(
         - F.coalesce("credit_refunds_total", zero)
         - F.coalesce("payments_total", zero)
     ).cast(AMOUNT)
-    reference_limit = F.when(F.col("prev_limit") > 0, F.col("prev_limit")).otherwise(F.col("initial_limit"))
+    reference_limit = F.when(F.col("prev_limit") > 0, F.col("prev_limit")).otherwise(
+        F.col("initial_limit")
+    )
     tenure = F.datediff(as_of_lit, F.col("opened_on"))
     observed_months = F.least(F.lit(180), F.greatest(F.lit(30), tenure)) / 30.0
-    counts = [f"purchase_count_{w}d" for w in WINDOWS] + ["active_months_365d",
-                                                           "credit_purchase_count_90d"]
+    counts = [f"purchase_count_{w}d" for w in WINDOWS] + [
+        "active_months_365d",
+        "credit_purchase_count_90d",
+    ]
     amounts = [f"purchase_amount_{w}d" for w in WINDOWS] + [
-        "credit_purchase_amount_180d", "installment_amount_180d", "refund_amount_180d"]
+        "credit_purchase_amount_180d",
+        "installment_amount_180d",
+        "refund_amount_180d",
+    ]
     return (
-        joined.fillna(0, subset=counts + amounts + ["current_dpd", "serious_delinquencies_365d",
-                                                    "bills_due_365d"])
+        joined.fillna(
+            0,
+            subset=counts
+            + amounts
+            + ["current_dpd", "serious_delinquencies_365d", "bills_due_365d"],
+        )
         .withColumn("balance", balance)
         .withColumn("worst_dpd_365d", F.coalesce("worst_dpd_365d", F.lit(0)))
         .withColumn("utilization", _share(F.greatest(F.col("balance"), zero), reference_limit))
-        .withColumn("refund_rate_180d", _share(F.col("refund_amount_180d"), F.col("purchase_amount_180d")))
-        .withColumn("credit_share_180d", _share(F.col("credit_purchase_amount_180d"),
-                                                F.col("purchase_amount_180d")))
-        .withColumn("installment_share_180d", _share(F.col("installment_amount_180d"),
-                                                     F.col("credit_purchase_amount_180d")))
+        .withColumn(
+            "refund_rate_180d", _share(F.col("refund_amount_180d"), F.col("purchase_amount_180d"))
+        )
+        .withColumn(
+            "credit_share_180d",
+            _share(F.col("credit_purchase_amount_180d"), F.col("purchase_amount_180d")),
+        )
+        .withColumn(
+            "installment_share_180d",
+            _share(F.col("installment_amount_180d"), F.col("credit_purchase_amount_180d")),
+        )
         .withColumn("tenure_days", tenure)
         .withColumn("days_since_last_purchase", F.datediff(as_of_lit, F.col("last_purchase_on")))
-        .withColumn("avg_order_value_365d", _share(F.col("purchase_amount_365d"),
-                                                   F.col("purchase_count_365d")))
-        .withColumn("avg_monthly_spend_180d",
-                    (F.col("purchase_amount_180d") / observed_months).cast(AMOUNT))
+        .withColumn(
+            "avg_order_value_365d",
+            _share(F.col("purchase_amount_365d"), F.col("purchase_count_365d")),
+        )
+        .withColumn(
+            "avg_monthly_spend_180d", (F.col("purchase_amount_180d") / observed_months).cast(AMOUNT)
+        )
         .drop("credit_purchases_total", "credit_refunds_total", "payments_total", "prev_limit")
     )

@@ -20,8 +20,14 @@ DELINQUENT = "DELINQUENT"
 DELINQUENCY_CURED = "DELINQUENCY_CURED"
 HOLD_RELEASED = "HOLD_RELEASED"
 LIMIT_POLICY_RANGE = "LIMIT_POLICY_RANGE"
-DECISION_REASONS = (GOOD_STANDING, ACCOUNT_FROZEN, DELINQUENT, DELINQUENCY_CURED, HOLD_RELEASED,
-                    LIMIT_POLICY_RANGE)
+DECISION_REASONS = (
+    GOOD_STANDING,
+    ACCOUNT_FROZEN,
+    DELINQUENT,
+    DELINQUENCY_CURED,
+    HOLD_RELEASED,
+    LIMIT_POLICY_RANGE,
+)
 
 # The values of `d_step`: which rule decided the account.
 STEPS = ("closed", "suspend", "stay_suspended", "reinstate", "increase", "decrease", "hold")
@@ -42,7 +48,9 @@ def _ceil_grid(amount: Column, rules: LimitRules) -> Column:
 
 
 def _clamp(amount: Column, rules: LimitRules) -> Column:
-    return F.least(_amount(rules.max_limit), F.greatest(_amount(rules.min_limit), amount)).cast(AMOUNT)
+    return F.least(_amount(rules.max_limit), F.greatest(_amount(rules.min_limit), amount)).cast(
+        AMOUNT
+    )
 
 
 def _band_value(score: Column, rules: LimitRules, value_of) -> Column:
@@ -67,7 +75,9 @@ def decide_limits(scored: DataFrame, *, rules: LimitRules, as_of: date) -> DataF
     as_of_lit = F.lit(as_of)
     zero = _amount(Decimal("0.00"))
     first_run = F.col("prev_status").isNull() | (F.col("prev_status") == "closed")
-    old_limit = F.when(first_run, F.col("initial_limit")).otherwise(F.col("prev_limit")).cast(AMOUNT)
+    old_limit = (
+        F.when(first_run, F.col("initial_limit")).otherwise(F.col("prev_limit")).cast(AMOUNT)
+    )
     old_status = F.when(first_run, F.lit("active")).otherwise(F.col("prev_status"))
 
     df = (
@@ -76,10 +86,15 @@ def decide_limits(scored: DataFrame, *, rules: LimitRules, as_of: date) -> DataF
         .withColumn("d_band", band_of(F.col("score"), rules))
         .withColumn("d_frozen", F.col("status") == "frozen")
         .withColumn("d_delinquent", F.col("current_dpd") > rules.suspend_dpd)
-        .withColumn("d_good_standing",
-                    (F.col("current_dpd") == 0) & (F.col("serious_delinquencies_365d") == 0))
-        .withColumn("d_dormant", F.col("days_since_last_purchase").isNull()
-                    | (F.col("days_since_last_purchase") >= rules.dormant_days))
+        .withColumn(
+            "d_good_standing",
+            (F.col("current_dpd") == 0) & (F.col("serious_delinquencies_365d") == 0),
+        )
+        .withColumn(
+            "d_dormant",
+            F.col("days_since_last_purchase").isNull()
+            | (F.col("days_since_last_purchase") >= rules.dormant_days),
+        )
         # An off-grid or out-of-range old limit (only an initial limit can be) is held on the grid.
         .withColumn("d_held", _clamp(_floor_grid(F.col("old_limit"), rules), rules))
     )
@@ -89,22 +104,34 @@ def decide_limits(scored: DataFrame, *, rules: LimitRules, as_of: date) -> DataF
     pre_suspension = F.coalesce(F.col("pre_suspension_limit"), F.col("initial_limit"))
     df = (
         df.withColumn("d_days_suspended", days_suspended)
-        .withColumn("d_reinstate_limit", F.least(
-            _band_max_limit(F.col("score"), rules),
-            F.greatest(_amount(rules.min_limit),
-                       _floor_grid(pre_suspension * F.lit(rules.reinstate_ratio), rules)),
-        ).cast(AMOUNT))
-        .withColumn("d_can_reinstate",
-                    (F.col("current_dpd") == 0)
-                    & (F.coalesce(days_suspended, F.lit(rules.reinstate_after_days))
-                       >= rules.reinstate_after_days))
+        .withColumn(
+            "d_reinstate_limit",
+            F.least(
+                _band_max_limit(F.col("score"), rules),
+                F.greatest(
+                    _amount(rules.min_limit),
+                    _floor_grid(pre_suspension * F.lit(rules.reinstate_ratio), rules),
+                ),
+            ).cast(AMOUNT),
+        )
+        .withColumn(
+            "d_can_reinstate",
+            (F.col("current_dpd") == 0)
+            & (
+                F.coalesce(days_suspended, F.lit(rules.reinstate_after_days))
+                >= rules.reinstate_after_days
+            ),
+        )
     )
 
-    # A raise: clean, seasoned, using the line, cooled down; towards what the band and spend support.
+    # A raise: clean, seasoned, using the line, cooled down; towards what band and spend support.
     raise_target = F.least(
         _band_max_limit(F.col("score"), rules),
-        _floor_grid(F.col("avg_monthly_spend_180d") * _band_value(
-            F.col("score"), rules, lambda b: b.spend_multiple).cast("decimal(10,2)"), rules),
+        _floor_grid(
+            F.col("avg_monthly_spend_180d")
+            * _band_value(F.col("score"), rules, lambda b: b.spend_multiple).cast("decimal(10,2)"),
+            rules,
+        ),
     )
     raise_cap = _floor_grid(F.col("d_held") * F.lit(Decimal(1) + rules.max_increase_ratio), rules)
     min_raise = F.col("d_held") * F.lit(Decimal(1) + rules.min_increase_ratio)
@@ -113,14 +140,21 @@ def decide_limits(scored: DataFrame, *, rules: LimitRules, as_of: date) -> DataF
         df.withColumn("d_raise_target", raise_target.cast(AMOUNT))
         .withColumn("d_raise_cap", F.least(raise_cap, _amount(rules.max_limit)).cast(AMOUNT))
         .withColumn("d_raise_to", F.least(F.col("d_raise_target"), F.col("d_raise_cap")))
-        .withColumn("d_cooled_down", days_since_raise.isNull()
-                    | (days_since_raise >= rules.increase_cooldown_days))
+        .withColumn(
+            "d_cooled_down",
+            days_since_raise.isNull() | (days_since_raise >= rules.increase_cooldown_days),
+        )
         .withColumn("d_seasoned", F.col("tenure_days") >= rules.new_account_wait_days)
-        .withColumn("d_wants_raise",
-                    F.col("d_good_standing") & ~F.col("d_dormant") & F.col("d_seasoned")
-                    & F.col("d_cooled_down") & (F.col("credit_purchase_count_90d") > 0)
-                    & (F.col("d_raise_to") >= min_raise)
-                    & (F.col("d_raise_to") > F.col("d_held")))
+        .withColumn(
+            "d_wants_raise",
+            F.col("d_good_standing")
+            & ~F.col("d_dormant")
+            & F.col("d_seasoned")
+            & F.col("d_cooled_down")
+            & (F.col("credit_purchase_count_90d") > 0)
+            & (F.col("d_raise_to") >= min_raise)
+            & (F.col("d_raise_to") > F.col("d_held")),
+        )
     )
 
     # A cut: only on a risk reason, never for a dormant account in good standing, with a margin
@@ -128,13 +162,19 @@ def decide_limits(scored: DataFrame, *, rules: LimitRules, as_of: date) -> DataF
     # balance rounded up to the grid nor below min_limit.
     cut_band_limit = _band_max_limit(F.col("score") + rules.decrease_margin_points, rules)
     df = (
-        df.withColumn("d_cut_floor", F.greatest(
-            _ceil_grid(F.greatest(F.col("balance"), zero), rules), _amount(rules.min_limit)))
+        df.withColumn(
+            "d_cut_floor",
+            F.greatest(
+                _ceil_grid(F.greatest(F.col("balance"), zero), rules), _amount(rules.min_limit)
+            ),
+        )
         .withColumn("d_cut_to", F.greatest(cut_band_limit, F.col("d_cut_floor")).cast(AMOUNT))
-        .withColumn("d_wants_cut",
-                    (F.size("risk_reason_codes") > 0)
-                    & ~(F.col("d_dormant") & F.col("d_good_standing"))
-                    & (F.col("d_cut_to") < F.col("d_held")))
+        .withColumn(
+            "d_wants_cut",
+            (F.size("risk_reason_codes") > 0)
+            & ~(F.col("d_dormant") & F.col("d_good_standing"))
+            & (F.col("d_cut_to") < F.col("d_held")),
+        )
     )
 
     was_suspended = F.col("old_status") == "suspended"
@@ -163,8 +203,9 @@ def decide_limits(scored: DataFrame, *, rules: LimitRules, as_of: date) -> DataF
         df.withColumn("d_step", step)
         .withColumn("credit_limit", new_limit.cast(AMOUNT))
         .withColumn("limit_status", limit_status)
-        .withColumn("segment", F.when(F.col("d_dormant") & (F.col("d_step") != "closed"),
-                                      F.lit("dormant")))
+        .withColumn(
+            "segment", F.when(F.col("d_dormant") & (F.col("d_step") != "closed"), F.lit("dormant"))
+        )
         .withColumn("account_reasons", _account_reasons())
         .withColumn("change_reasons", _change_reasons())
     )
@@ -182,17 +223,21 @@ def _change_reasons() -> Column:
     # A hold names only itself; a delinquency also names the risk behind it.
     suspend = F.concat(
         F.when(F.col("d_frozen"), F.array(F.lit(ACCOUNT_FROZEN))).otherwise(empty),
-        F.when(F.col("d_delinquent"), F.concat(F.array(F.lit(DELINQUENT)), F.col("risk_reason_codes")))
-        .otherwise(empty),
+        F.when(
+            F.col("d_delinquent"), F.concat(F.array(F.lit(DELINQUENT)), F.col("risk_reason_codes"))
+        ).otherwise(empty),
     )
     released = F.array_contains(F.coalesce(F.col("suspension_reasons"), empty), ACCOUNT_FROZEN)
     cut = F.when(F.col("d_step") == "decrease", F.col("risk_reason_codes"))
     off_grid = F.when(F.col("d_held") < F.col("old_limit"), F.array(F.lit(LIMIT_POLICY_RANGE)))
     reasons = (
         F.when(F.col("d_step") == "suspend", suspend)
-        .when(F.col("d_step") == "reinstate",
-              F.when(released, F.array(F.lit(HOLD_RELEASED)))
-              .otherwise(F.array(F.lit(DELINQUENCY_CURED))))
+        .when(
+            F.col("d_step") == "reinstate",
+            F.when(released, F.array(F.lit(HOLD_RELEASED))).otherwise(
+                F.array(F.lit(DELINQUENCY_CURED))
+            ),
+        )
         .when(F.col("d_step") == "increase", F.array(F.lit(GOOD_STANDING)))
         .when(F.col("d_step") == "decrease", cut)
         .otherwise(F.coalesce(off_grid, empty))

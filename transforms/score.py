@@ -38,10 +38,16 @@ def _sorted_reasons(scorecard: Scorecard, characteristics: tuple[Characteristic,
         below = F.lit(0)
         for c in characteristics:
             got = F.col(points_column(c))
-            below = below + F.when(F.col(reason_column(c)) == code,
-                                   F.lit(scorecard.max_points(c)) - got).otherwise(0)
-        entries.append(F.struct((-below).alias("neg_below"), F.lit(priority).alias("priority"),
-                                F.lit(code).alias("code")))
+            below = below + F.when(
+                F.col(reason_column(c)) == code, F.lit(scorecard.max_points(c)) - got
+            ).otherwise(0)
+        entries.append(
+            F.struct(
+                (-below).alias("neg_below"),
+                F.lit(priority).alias("priority"),
+                F.lit(code).alias("code"),
+            )
+        )
     ranked = F.filter(F.array_sort(F.array(*entries)), lambda e: e["neg_below"] < 0)
     return F.transform(F.slice(ranked, 1, MAX_REASONS), lambda e: e["code"])
 
@@ -61,7 +67,9 @@ def with_score(features: DataFrame, *, scorecard: Scorecard) -> DataFrame:
     return (
         scored.withColumn(
             "score",
-            F.least(F.lit(scorecard.max_score), F.greatest(F.lit(scorecard.min_score), total)).cast("int"),
+            F.least(F.lit(scorecard.max_score), F.greatest(F.lit(scorecard.min_score), total)).cast(
+                "int"
+            ),
         )
         .withColumn("reason_codes", _sorted_reasons(scorecard, scorecard.characteristics))
         .withColumn("risk_reason_codes", _sorted_reasons(scorecard, risk))

@@ -12,8 +12,13 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 PREVIOUS_COLUMNS = (
-    "prev_limit", "prev_status", "prev_score", "last_raise_on", "suspended_on",
-    "pre_suspension_limit", "suspension_reasons",
+    "prev_limit",
+    "prev_status",
+    "prev_score",
+    "last_raise_on",
+    "suspended_on",
+    "pre_suspension_limit",
+    "suspension_reasons",
 )
 
 

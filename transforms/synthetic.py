@@ -63,28 +63,39 @@ def make_users(ids: DataFrame, *, seed: int, start: date, end: date) -> DataFram
     pick = pick.otherwise(F.lit(ARCHETYPES[-1][0]))
     rate = F.create_map(*[x for name, _, r in ARCHETYPES for x in (F.lit(name), F.lit(r))])
     end_lit, start_lit = F.lit(end), F.lit(start)
-    users = ids.select((F.col("id") + 1).cast("long").alias("user_id")).withColumn("archetype", pick)
+    users = ids.select((F.col("id") + 1).cast("long").alias("user_id")).withColumn(
+        "archetype", pick
+    )
     kind = F.col("archetype")
     return (
         users.withColumn(
             "opened_on",
-            F.when(kind == "new", F.date_sub(end_lit, _between(u("opened"), 10, 170)))
-            .otherwise(F.date_sub(start_lit, _between(u("opened"), 30, 1500))),
+            F.when(kind == "new", F.date_sub(end_lit, _between(u("opened"), 10, 170))).otherwise(
+                F.date_sub(start_lit, _between(u("opened"), 30, 1500))
+            ),
         )
         .withColumn("billing_day", _between(u("billing_day"), 1, 28))
         .withColumn(
             "initial_limit",
             F.when(kind == "new", _pick(u("limit"), NEW_ACCOUNT_LIMITS))
-            .otherwise(_pick(u("limit"), INITIAL_LIMITS)).cast(AMOUNT),
+            .otherwise(_pick(u("limit"), INITIAL_LIMITS))
+            .cast(AMOUNT),
         )
         .withColumn("monthly_purchases", rate[kind] * (0.5 + u("rate")))
         .withColumn("log_order_value", F.log(F.lit(150.0)) + 0.4 * (u("value") - 0.5) * 2)
-        .withColumn("credit_propensity",
-                    F.when(kind == "heavy", 0.9).otherwise(0.3 + 0.6 * u("credit")))
+        .withColumn(
+            "credit_propensity", F.when(kind == "heavy", 0.9).otherwise(0.3 + 0.6 * u("credit"))
+        )
         .withColumn("installment_propensity", 0.05 + 0.3 * u("installments"))
-        # The last day the user buys anything (dormant users stopped long ago, closed before closing).
-        .withColumn("closed_on", F.when(kind == "closed", F.date_sub(end_lit, _between(u("closed"), 30, 300))))
-        .withColumn("frozen_from", F.when(kind == "frozen", F.date_sub(end_lit, _between(u("frozen"), 1, 300))))
+        # The last day the user buys (dormant users stopped long ago, closed ones before closing).
+        .withColumn(
+            "closed_on",
+            F.when(kind == "closed", F.date_sub(end_lit, _between(u("closed"), 30, 300))),
+        )
+        .withColumn(
+            "frozen_from",
+            F.when(kind == "frozen", F.date_sub(end_lit, _between(u("frozen"), 1, 300))),
+        )
         .withColumn(
             "active_until",
             F.when(kind == "dormant", F.date_sub(end_lit, _between(u("dormant"), 190, 420)))
@@ -93,10 +104,14 @@ def make_users(ids: DataFrame, *, seed: int, start: date, end: date) -> DataFram
         )
         .withColumn("active_from", F.greatest(F.col("opened_on"), start_lit))
         # Delinquents stop paying bills due after `stop_on`; the recovered pay late, then catch up.
-        .withColumn("stop_on", F.when(kind == "delinquent",
-                                      F.date_sub(end_lit, _between(u("stop"), 20, 250))))
-        .withColumn("cure_on", F.when(kind == "recovered",
-                                      F.date_sub(end_lit, _between(u("cure"), 45, 240))))
+        .withColumn(
+            "stop_on",
+            F.when(kind == "delinquent", F.date_sub(end_lit, _between(u("stop"), 20, 250))),
+        )
+        .withColumn(
+            "cure_on",
+            F.when(kind == "recovered", F.date_sub(end_lit, _between(u("cure"), 45, 240))),
+        )
         .withColumn("behind_from", F.date_sub(F.col("cure_on"), _between(u("behind"), 40, 90)))
     )
 
@@ -104,25 +119,43 @@ def make_users(ids: DataFrame, *, seed: int, start: date, end: date) -> DataFram
 def make_purchases(users: DataFrame, *, seed: int, end: date) -> DataFrame:
     """Purchases on all payment methods, and refunds of some of them a few days later."""
     active_days = F.datediff(F.col("active_until"), F.col("active_from")) + 1
-    count = F.when(active_days > 0, F.round(F.col("monthly_purchases") * active_days / 30.0)).otherwise(0)
+    count = F.when(
+        active_days > 0, F.round(F.col("monthly_purchases") * active_days / 30.0)
+    ).otherwise(0)
     k = F.col("k")
     u = lambda name: uniform(seed, F.col("user_id"), name, k)  # noqa: E731
-    z = F.sqrt(-2.0 * F.log(F.greatest(u("z1"), F.lit(1e-9)))) * F.cos(2 * 3.141592653589793 * u("z2"))
+    z = F.sqrt(-2.0 * F.log(F.greatest(u("z1"), F.lit(1e-9)))) * F.cos(
+        2 * 3.141592653589793 * u("z2")
+    )
     credit = u("method") < F.col("credit_propensity")
-    other_method = _pick(u("other_method"), ("debit_card", "debit_card", "wallet", "wallet", "other"))
+    other_method = _pick(
+        u("other_method"), ("debit_card", "debit_card", "wallet", "wallet", "other")
+    )
     purchases = (
-        users.withColumn("k", F.explode(F.sequence(F.lit(1), F.greatest(count.cast("int"), F.lit(0)))))
+        users.withColumn(
+            "k", F.explode(F.sequence(F.lit(1), F.greatest(count.cast("int"), F.lit(0))))
+        )
         .filter(k >= 1)
         .select(
             "user_id",
             F.concat(F.lit("T"), F.col("user_id"), F.lit("-"), k).alias("txn_id"),
-            _at(F.date_add(F.col("active_from"), (u("day") * active_days).cast("int")),
-                (u("second") * 86400).cast("long")).alias("event_time"),
+            _at(
+                F.date_add(F.col("active_from"), (u("day") * active_days).cast("int")),
+                (u("second") * 86400).cast("long"),
+            ).alias("event_time"),
             F.lit("purchase").alias("txn_type"),
-            F.greatest(F.lit(1.0), F.exp(F.col("log_order_value") + 0.9 * z)).cast(AMOUNT).alias("amount"),
+            F.greatest(F.lit(1.0), F.exp(F.col("log_order_value") + 0.9 * z))
+            .cast(AMOUNT)
+            .alias("amount"),
             F.when(credit, F.lit("credit")).otherwise(other_method).alias("payment_method"),
-            F.when(credit, F.when(u("installments") < F.col("installment_propensity"),
-                                  _pick(u("plan"), (3, 6, 12))).otherwise(1)).cast("int")
+            F.when(
+                credit,
+                F.when(
+                    u("installments") < F.col("installment_propensity"),
+                    _pick(u("plan"), (3, 6, 12)),
+                ).otherwise(1),
+            )
+            .cast("int")
             .alias("installments"),
             u("refund").alias("refund_draw"),
             _between(u("refund_after"), 1, 14).alias("refund_after"),
@@ -144,7 +177,9 @@ def make_purchases(users: DataFrame, *, seed: int, end: date) -> DataFrame:
 def _statement_after(day: Column) -> Column:
     """The first statement date after `day` (statements fall on the user's billing day)."""
     month = F.trunc(day, "month")
-    month = F.when(F.dayofmonth(day) >= F.col("billing_day"), F.add_months(month, 1)).otherwise(month)
+    month = F.when(F.dayofmonth(day) >= F.col("billing_day"), F.add_months(month, 1)).otherwise(
+        month
+    )
     return F.make_date(F.year(month), F.month(month), F.col("billing_day"))
 
 
@@ -159,8 +194,9 @@ def make_bills(users: DataFrame, transactions: DataFrame, *, end: date) -> DataF
     charges = credit.withColumn("i", F.explode(F.sequence(F.lit(0), n - 1))).select(
         "user_id",
         F.add_months(_statement_after(F.to_date("event_time")), F.col("i")).alias("statement_on"),
-        (sign * F.when(F.col("i") < n - 1, part).otherwise(F.col("amount") - part * (n - 1)))
-        .alias("charge"),
+        (sign * F.when(F.col("i") < n - 1, part).otherwise(F.col("amount") - part * (n - 1))).alias(
+            "charge"
+        ),
     )
     return (
         charges.filter(F.col("statement_on") <= F.lit(end))
@@ -168,8 +204,12 @@ def make_bills(users: DataFrame, transactions: DataFrame, *, end: date) -> DataF
         .agg(F.sum("charge").cast(AMOUNT).alias("amount"))
         .filter(F.col("amount") > 0)
         .withColumn("due_date", F.date_add(F.col("statement_on"), DUE_AFTER_DAYS))
-        .withColumn("bill_id", F.concat(F.lit("BL"), F.col("user_id"), F.lit("-"),
-                                        F.date_format("statement_on", "yyyyMMdd")))
+        .withColumn(
+            "bill_id",
+            F.concat(
+                F.lit("BL"), F.col("user_id"), F.lit("-"), F.date_format("statement_on", "yyyyMMdd")
+            ),
+        )
     )
 
 
@@ -178,39 +218,51 @@ def make_payments(users: DataFrame, bills: DataFrame, *, seed: int, end: date) -
     u = lambda name: uniform(seed, F.col("bill_id"), name)  # noqa: E731
     kind = F.col("archetype")
     due = F.col("due_date")
-    on_time = F.greatest(F.date_add(F.col("statement_on"), 1), F.date_sub(due, _between(u("early"), 0, 15)))
-    late_share = (F.when(kind == "late", 0.30).when(kind == "heavy", 0.05).when(kind == "new", 0.10)
-                  .otherwise(0.02))
+    on_time = F.greatest(
+        F.date_add(F.col("statement_on"), 1), F.date_sub(due, _between(u("early"), 0, 15))
+    )
+    late_share = (
+        F.when(kind == "late", 0.30)
+        .when(kind == "heavy", 0.05)
+        .when(kind == "new", 0.10)
+        .otherwise(0.02)
+    )
     very_late = (kind == "late") & (u("very_late") < 0.04)
-    lateness = F.when(very_late, _between(u("lateness"), 31, 45)).otherwise(_between(u("lateness"), 1, 12))
+    lateness = F.when(very_late, _between(u("lateness"), 31, 45)).otherwise(
+        _between(u("lateness"), 1, 12)
+    )
     paid_on = F.when(u("late") < late_share, F.date_add(due, lateness)).otherwise(on_time)
     stopped = (kind == "delinquent") & (due > F.col("stop_on"))
     behind = (kind == "recovered") & (due >= F.col("behind_from")) & (due < F.col("cure_on"))
     paid_on = F.when(behind, F.col("cure_on")).otherwise(paid_on)
     first_share = F.when(kind == "partial", 0.5 + 0.4 * u("share")).otherwise(1.0)
     first = (F.col("amount") * first_share).cast(AMOUNT)
-    bills_of = bills.join(users.select("user_id", "archetype", "stop_on", "behind_from", "cure_on"),
-                          "user_id").filter(~stopped)
+    bills_of = bills.join(
+        users.select("user_id", "archetype", "stop_on", "behind_from", "cure_on"), "user_id"
+    ).filter(~stopped)
     payments = bills_of.select(
-        "user_id", "bill_id",
+        "user_id",
+        "bill_id",
         F.array(
             F.struct(F.lit("1").alias("n"), paid_on.alias("paid_on"), first.alias("amount")),
-            F.struct(F.lit("2").alias("n"), F.date_add(due, _between(u("rest"), 5, 40)).alias("paid_on"),
-                     (F.col("amount") - first).cast(AMOUNT).alias("amount")),
+            F.struct(
+                F.lit("2").alias("n"),
+                F.date_add(due, _between(u("rest"), 5, 40)).alias("paid_on"),
+                (F.col("amount") - first).cast(AMOUNT).alias("amount"),
+            ),
         ).alias("parts"),
     ).select("user_id", "bill_id", F.explode("parts").alias("p"))
-    return (
-        payments.filter((F.col("p.amount") > 0) & (F.col("p.paid_on") <= F.lit(end)))
-        .select(
-            F.concat(F.lit("P"), F.col("bill_id"), F.lit("-"), F.col("p.n")).alias("entry_id"),
-            "user_id",
-            "bill_id",
-            F.lit("payment").alias("entry_type"),
-            F.col("p.amount").alias("amount"),
-            F.lit(None).cast("date").alias("due_date"),
-            _at(F.col("p.paid_on"), (uniform(seed, F.col("bill_id"), F.col("p.n"), "s") * 86400)
-                .cast("long")).alias("event_time"),
-        )
+    return payments.filter((F.col("p.amount") > 0) & (F.col("p.paid_on") <= F.lit(end))).select(
+        F.concat(F.lit("P"), F.col("bill_id"), F.lit("-"), F.col("p.n")).alias("entry_id"),
+        "user_id",
+        "bill_id",
+        F.lit("payment").alias("entry_type"),
+        F.col("p.amount").alias("amount"),
+        F.lit(None).cast("date").alias("due_date"),
+        _at(
+            F.col("p.paid_on"),
+            (uniform(seed, F.col("bill_id"), F.col("p.n"), "s") * 86400).cast("long"),
+        ).alias("event_time"),
     )
 
 
@@ -229,9 +281,13 @@ def bill_entries(bills: DataFrame) -> DataFrame:
 def with_recorded_day(rows: DataFrame, *, seed: int, id_column: str, end: date) -> DataFrame:
     """Adds `dt`, the day a row is recorded: its event's day, a few days later for a few rows."""
     u = uniform(seed, F.col(id_column), "late_row")
-    lag = F.when(u < LATE_ROW_SHARE, _between(uniform(seed, F.col(id_column), "lag"), 1, 3)).otherwise(0)
+    lag = F.when(
+        u < LATE_ROW_SHARE, _between(uniform(seed, F.col(id_column), "lag"), 1, 3)
+    ).otherwise(0)
     recorded = F.date_add(F.to_date("event_time"), lag)
-    return rows.withColumn("dt", F.when(recorded > F.lit(end), F.to_date("event_time")).otherwise(recorded))
+    return rows.withColumn(
+        "dt", F.when(recorded > F.lit(end), F.to_date("event_time")).otherwise(recorded)
+    )
 
 
 def make_account_snapshots(users: DataFrame, snapshot_days: DataFrame) -> DataFrame:

@@ -24,19 +24,41 @@ SOURCE_COLUMNS = ("dt", "source_file", "source_row")
 # Every reason a row can be refused for, by ledger, in the order the rules are tried.
 REASONS = {
     "transactions": (
-        "NULL_TXN_ID", "NULL_USER_ID", "NULL_EVENT_TIME", "EVENT_AFTER_PARTITION",
-        "UNKNOWN_TXN_TYPE", "NULL_AMOUNT", "NON_POSITIVE_AMOUNT", "UNKNOWN_PAYMENT_METHOD",
-        "INVALID_INSTALLMENTS", "UNEXPECTED_INSTALLMENTS", "DUPLICATE_ID",
+        "NULL_TXN_ID",
+        "NULL_USER_ID",
+        "NULL_EVENT_TIME",
+        "EVENT_AFTER_PARTITION",
+        "UNKNOWN_TXN_TYPE",
+        "NULL_AMOUNT",
+        "NON_POSITIVE_AMOUNT",
+        "UNKNOWN_PAYMENT_METHOD",
+        "INVALID_INSTALLMENTS",
+        "UNEXPECTED_INSTALLMENTS",
+        "DUPLICATE_ID",
     ),
     "repayments": (
-        "NULL_ENTRY_ID", "NULL_USER_ID", "NULL_BILL_ID", "NULL_EVENT_TIME",
-        "EVENT_AFTER_PARTITION", "UNKNOWN_ENTRY_TYPE", "NULL_AMOUNT", "NON_POSITIVE_AMOUNT",
-        "BILL_WITHOUT_DUE_DATE", "PAYMENT_WITH_DUE_DATE", "DUPLICATE_ID", "DUPLICATE_BILL",
+        "NULL_ENTRY_ID",
+        "NULL_USER_ID",
+        "NULL_BILL_ID",
+        "NULL_EVENT_TIME",
+        "EVENT_AFTER_PARTITION",
+        "UNKNOWN_ENTRY_TYPE",
+        "NULL_AMOUNT",
+        "NON_POSITIVE_AMOUNT",
+        "BILL_WITHOUT_DUE_DATE",
+        "PAYMENT_WITH_DUE_DATE",
+        "DUPLICATE_ID",
+        "DUPLICATE_BILL",
         "BILL_USER_MISMATCH",
     ),
     "accounts": (
-        "NULL_USER_ID", "NULL_OPENED_ON", "OPENED_AFTER_SNAPSHOT", "NULL_INITIAL_LIMIT",
-        "NON_POSITIVE_INITIAL_LIMIT", "UNKNOWN_STATUS", "DUPLICATE_ID",
+        "NULL_USER_ID",
+        "NULL_OPENED_ON",
+        "OPENED_AFTER_SNAPSHOT",
+        "NULL_INITIAL_LIMIT",
+        "NON_POSITIVE_INITIAL_LIMIT",
+        "UNKNOWN_STATUS",
+        "DUPLICATE_ID",
     ),
 }
 
@@ -82,7 +104,10 @@ def with_transaction_checks(transactions: DataFrame) -> DataFrame:
         ("NULL_AMOUNT", F.col("amount").isNull()),
         ("NON_POSITIVE_AMOUNT", F.col("amount") <= 0),
         ("UNKNOWN_PAYMENT_METHOD", _not_in("payment_method", PAYMENT_METHODS)),
-        ("INVALID_INSTALLMENTS", credit & (F.col("installments").isNull() | (F.col("installments") < 1))),
+        (
+            "INVALID_INSTALLMENTS",
+            credit & (F.col("installments").isNull() | (F.col("installments") < 1)),
+        ),
         ("UNEXPECTED_INSTALLMENTS", ~credit & F.col("installments").isNotNull()),
         ("DUPLICATE_ID", _is_later_copy("txn_id", ~_blank("txn_id"))),
     ]
@@ -90,13 +115,15 @@ def with_transaction_checks(transactions: DataFrame) -> DataFrame:
 
 
 def with_repayment_checks(repayments: DataFrame) -> DataFrame:
-    """Adds `reject_reason`. A bill's first `bill` row owns its id and user; later ones are refused."""
+    """Adds `reject_reason`. A bill's first `bill` row owns its id and user; later ones are
+    refused."""
     is_bill = F.col("entry_type") == "bill"
     has_id = ~_blank("entry_id")
     first_of_id = has_id & ~_is_later_copy("entry_id", has_id)
     bill_row = first_of_id & is_bill & F.col("bill_id").isNotNull()
     owner = F.first(F.when(bill_row, F.col("user_id")), ignorenulls=True).over(
-        Window.partitionBy("bill_id").orderBy(*_recorded_order())
+        Window.partitionBy("bill_id")
+        .orderBy(*_recorded_order())
         .rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
     )
     rules = [
