@@ -175,6 +175,9 @@ def _rerate(spark, settings, run_date, report, storage, publisher, dry_run, acce
     if not _check(report, "schema", not drift, problems=drift):
         raise _Stop(ExitCode.BAD_INPUT, "schema drift: " + "; ".join(drift))
 
+    log.info("run %s: reading %s partitions up to %s, accounts snapshot %s", run_date,
+             {k: len(v) for k, v in readiness.complete_days.items()}, run_date,
+             readiness.accounts_day)
     checked = {
         ledger: read_ledger(spark, inputs, ledger, readiness.complete_days[ledger])
         .transform(CHECKS[ledger])
@@ -214,6 +217,7 @@ def _rerate(spark, settings, run_date, report, storage, publisher, dry_run, acce
         part = to_rejects(rows, ledger=ledger, run_date=run_date)
         rejects = part if rejects is None else rejects.unionByName(part)
 
+    log.info("run %s: deciding against %s", run_date, previous_day or "initial limits (bootstrap)")
     publisher.stage("limits", limits.orderBy("user_id"), partitions=4)
     publisher.stage("limit_changes", changes.orderBy("user_id"))
     publisher.stage("rejects", rejects.orderBy("ledger", "row_id"))
