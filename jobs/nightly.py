@@ -175,9 +175,13 @@ def _rerate(spark, settings, run_date, report, storage, publisher, dry_run, acce
     if not _check(report, "schema", not drift, problems=drift):
         raise _Stop(ExitCode.BAD_INPUT, "schema drift: " + "; ".join(drift))
 
-    log.info("run %s: reading %s partitions up to %s, accounts snapshot %s", run_date,
-             {k: len(v) for k, v in readiness.complete_days.items()}, run_date,
-             readiness.accounts_day)
+    log.info(
+        "run %s: reading %s partitions up to %s, accounts snapshot %s",
+        run_date,
+        {k: len(v) for k, v in readiness.complete_days.items()},
+        run_date,
+        readiness.accounts_day,
+    )
     checked = {
         ledger: read_ledger(spark, inputs, ledger, readiness.complete_days[ledger])
         .transform(CHECKS[ledger])
