@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from jobs.config import ConfigError, Settings, load_settings
-from jobs.nightly import ExitCode, RunResult
+from jobs.outcome import ExitCode
 
 log = logging.getLogger("rerate")
 
@@ -100,14 +100,21 @@ def run(
     sys.exit(result.exit_code)
 
 
-def _print_outcome(result: RunResult, quiet: bool) -> None:
+def _print_outcome(result, quiet: bool) -> None:
+    from jobs.outcome import WHAT_TO_DO
+    from jobs.render import render_checks
+
     r = result.report
     line = (
         f"rerate run {r['run_date']}: {r['status']} (exit {r['exit_code']}) "
         f"in {r['duration_seconds']} s"
     )
     if result.exit_code != ExitCode.PUBLISHED:
-        click.echo(f"{line}: {r['reason']}\n  report: {result.report_path}", err=True)
+        click.echo(f"{line}: {r['reason']}", err=True)
+        if not quiet and r["checks"]:
+            click.echo(render_checks(r["checks"]), err=True)
+        click.echo(f"  what to do: {WHAT_TO_DO[ExitCode(result.exit_code)]}", err=True)
+        click.echo(f"  report: {result.report_path}", err=True)
         return
     click.echo(line)
     if quiet:
@@ -115,6 +122,61 @@ def _print_outcome(result: RunResult, quiet: bool) -> None:
     from jobs.render import render_run_summary
 
     click.echo(render_run_summary(r, result.report_path))
+
+
+@cli.command()
+@click.option("--date", "run_date", type=DATE, required=True, help="The run date D.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@paths_options
+@click.pass_context
+def validate(ctx, run_date: date, fmt: str, input_path, output_path) -> None:
+    """The input checks of a run alone, with their findings (exit 0, 3 or 4)."""
+    import json
+
+    from jobs.render import render_findings
+    from jobs.validation import validate_inputs
+
+    settings = _settings(ctx)
+    code, findings = validate_inputs(_spark(settings), settings, run_date)
+    if fmt == "json":
+        click.echo(json.dumps(findings, indent=2, default=str))
+    else:
+        verdict = "input passes its checks" if code == 0 else findings["reason"]
+        click.echo(f"rerate validate {run_date}: {verdict} (exit {int(code)})")
+        click.echo(render_findings(findings))
+    sys.exit(code)
+
+
+@cli.command()
+@click.option("--date", "run_date", type=DATE, required=True, help="The newest published run.")
+@click.option("--reason", required=True, help="Why the run is withdrawn, in words.")
+@paths_options
+@click.pass_context
+def rollback(ctx, run_date: date, reason: str, input_path, output_path) -> None:
+    """Withdraws the newest published run D and publishes its reversal diff."""
+    from jobs.lock import OutputLocked
+    from jobs.outcome import Stop
+    from jobs.rollback import rollback as rollback_run
+
+    if not reason.strip():
+        raise click.UsageError("--reason needs the reason, in words")
+    settings = _settings(ctx)
+    try:
+        done = rollback_run(_spark(settings), settings, run_date, reason)
+    except Stop as stop:
+        click.echo(f"rerate rollback {run_date}: {stop.reason}", err=True)
+        sys.exit(stop.code)
+    except OutputLocked as e:
+        click.echo(f"rerate rollback {run_date}: another run holds the output: {e}", err=True)
+        sys.exit(ExitCode.FAILURE)
+    for line in done.recovered:
+        click.echo(f"  {line}")
+    click.echo(
+        f"rerate rollback {run_date}: withdrawn; {done.reversal_rows:,} reversal rows at "
+        f"{done.reversal_path}"
+    )
+    current = done.current_run.isoformat() if done.current_run else "none (no earlier run)"
+    click.echo(f"  the current published run is now: {current}")
 
 
 @cli.command()

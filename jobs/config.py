@@ -134,7 +134,20 @@ def load_policy(path: Path) -> Policy:
         version=version,
         limits=_limit_rules(data),
         guardrails=_guardrails(
-            _table(data, "guardrails", {"max_reject_share", "max_adverse_share"})
+            _table(
+                data,
+                "guardrails",
+                {
+                    "max_reject_share",
+                    "max_adverse_share",
+                    "volume_weeks",
+                    "volume_months",
+                    "volume_min_rows",
+                    "volume_max_ratio",
+                    "max_score_psi",
+                    "max_total_limit_change",
+                },
+            )
         ),
         scorecard=scorecard,
     )
@@ -225,10 +238,31 @@ def _bands(data: dict[str, Any], step: Decimal, low: Decimal, high: Decimal) -> 
 
 
 def _guardrails(t: dict[str, Any]) -> Guardrails:
-    return Guardrails(
+    g = Guardrails(
         max_reject_share=float(_ratio(t, "guardrails.max_reject_share")),
         max_adverse_share=float(_ratio(t, "guardrails.max_adverse_share")),
+        volume_weeks=_int(t, "guardrails.volume_weeks", low=1),
+        volume_months=_int(t, "guardrails.volume_months", low=0),
+        volume_min_rows=_int(t, "guardrails.volume_min_rows", low=1),
+        volume_max_ratio=_above_one(t, "guardrails.volume_max_ratio"),
+        max_score_psi=_positive(t, "guardrails.max_score_psi"),
+        max_total_limit_change=float(_ratio(t, "guardrails.max_total_limit_change")),
     )
+    return g
+
+
+def _above_one(table: dict[str, Any], key: str) -> float:
+    value = _float(table, key)
+    if value <= 1:
+        raise ConfigError(f"{key}: {value} must be above 1 (a ratio to the usual level)")
+    return value
+
+
+def _positive(table: dict[str, Any], key: str) -> float:
+    value = _float(table, key)
+    if value <= 0:
+        raise ConfigError(f"{key}: {value} must be positive")
+    return value
 
 
 def _scorecard(t: dict[str, Any]) -> Scorecard:

@@ -55,11 +55,32 @@ class OutputLayout:
     def attempt_report(self, run_date: date, attempt_id: str) -> str:
         return f"{self.partition('runs', run_date)}/attempts/{attempt_id}.json"
 
+    def staging_root(self) -> str:
+        return f"{self._base()}/_staging"
+
     def staging(self, attempt_id: str) -> str:
-        return f"{self._base()}/_staging/{attempt_id}"
+        return f"{self.staging_root()}/{attempt_id}"
+
+    def trash_root(self) -> str:
+        return f"{self._base()}/_trash"
 
     def trash(self, attempt_id: str) -> str:
-        return f"{self._base()}/_trash/{attempt_id}"
+        return f"{self.trash_root()}/{attempt_id}"
+
+    def journal_root(self) -> str:
+        return f"{self._base()}/_journal"
+
+    def journal(self, attempt_id: str) -> str:
+        return f"{self.journal_root()}/{attempt_id}.json"
+
+    def lock(self) -> str:
+        return f"{self._base()}/_lock"
+
+    def withdrawn(self, name: str, run_date: date) -> str:
+        return f"{self._base()}/withdrawn/{name}/run_date={run_date.isoformat()}"
+
+    def withdrawn_history(self, attempt_id: str, name: str, run_date: date) -> str:
+        return f"{self._base()}/withdrawn/_history/{attempt_id}/{name}/run_date={run_date}"
 
     def run_dates(self, storage: Storage, name: str) -> list[date]:
         days = (_day(e.name, "run_date") for e in storage.list(self.table(name)) if e.is_dir)

@@ -4,6 +4,7 @@ Each ledger row comes back with its source: `dt` (the partition it was recorded 
 `source_file` and `source_row` (its position), which the duplicate rule needs.
 """
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -119,3 +120,32 @@ def read_ledger(
             F.col("_metadata.row_index").alias("source_row"),
         )
     )
+
+
+def fingerprint(storage: Storage, layout: InputLayout, ledger: str, days: list[date]) -> dict:
+    """What a run read, so that it can be audited later: the partitions, their files and sizes,
+    and one SHA-256 over every file's path, size and modification time."""
+    digest = hashlib.sha256()
+    files = total = 0
+    newest: list[dict] = []
+    for day in days:
+        parquet = [
+            e
+            for e in storage.list(layout.partition(ledger, day))
+            if not e.is_dir and e.name.endswith(".parquet")
+        ]
+        for e in parquet:
+            digest.update(f"{ledger}/dt={day}/{e.name}:{e.size}:{e.modified_ms}\n".encode())
+        files += len(parquet)
+        total += sum(e.size for e in parquet)
+        if day == days[-1]:
+            newest = [{"file": e.name, "bytes": e.size} for e in parquet]
+    return {
+        "partitions": len(days),
+        "first_day": days[0].isoformat() if days else None,
+        "last_day": days[-1].isoformat() if days else None,
+        "files": files,
+        "bytes": total,
+        "sha256": digest.hexdigest(),
+        "last_partition_files": newest,
+    }

@@ -1,24 +1,33 @@
 """`rerate run`: the nightly re-rating of one date. Reads, calls the transforms, checks, publishes.
 
 Every attempt leaves a report. The order is the contract's: readiness (exit 3), input quality
-(exit 4), the decision, the guardrails (exit 5), then write-aside-and-publish (exit 0).
+(exit 4), the decision, the guardrails (exit 5), then write-aside-and-publish (exit 0). Only one
+writer works on an output at a time (jobs.lock), and it first finishes whatever a crashed
+predecessor left half done (jobs.journal).
 """
 
+import getpass
+import json
 import logging
+import socket
+import sys
 import traceback
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from enum import IntEnum
 from importlib import metadata
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 
 from jobs.config import Settings
-from jobs.layout import InputLayout, OutputLayout
-from jobs.ledgers import EVENT_LEDGERS, check_readiness, read_ledger, schema_drift
+from jobs.failpoints import failpoint
+from jobs.guardrails import judge_outputs, largest_cuts
+from jobs.inputs import check_inputs, record
+from jobs.journal import recover
+from jobs.layout import OutputLayout
+from jobs.lock import OutputLocked, output_lock
+from jobs.outcome import STATUS, ExitCode, Stop
 from jobs.publish import (
     Publisher,
     is_published,
@@ -31,40 +40,11 @@ from jobs.summary import summarize_run
 from transforms.diff import classify_changes, to_limits
 from transforms.pipeline import rerate_accounts
 from transforms.schemas import LIMIT_CHANGES, LIMITS
-from transforms.validate import (
-    REJECT_REASON,
-    accepted_rows,
-    to_rejects,
-    with_account_checks,
-    with_repayment_checks,
-    with_transaction_checks,
-)
+from transforms.validate import accepted_rows, to_rejects
 
 log = logging.getLogger(__name__)
 
-CHECKS = {
-    "transactions": with_transaction_checks,
-    "repayments": with_repayment_checks,
-    "accounts": with_account_checks,
-}
-
-
-class ExitCode(IntEnum):
-    PUBLISHED = 0
-    FAILURE = 1
-    USAGE = 2
-    NOT_READY = 3
-    BAD_INPUT = 4
-    BLOCKED = 5
-
-
-STATUS = {
-    ExitCode.PUBLISHED: "published",
-    ExitCode.FAILURE: "failed",
-    ExitCode.NOT_READY: "not_ready",
-    ExitCode.BAD_INPUT: "bad_input",
-    ExitCode.BLOCKED: "blocked",
-}
+__all__ = ["ExitCode", "RunResult", "run_nightly"]
 
 
 @dataclass
@@ -74,20 +54,15 @@ class RunResult:
     report_path: str
 
 
-class _Stop(Exception):
-    """Ends an attempt early with an exit code and a reason the report states."""
-
-    def __init__(self, code: ExitCode, reason: str):
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-
 def code_version() -> str:
     try:
         return metadata.version("rerate")
     except metadata.PackageNotFoundError:
         return "unknown"
+
+
+def new_attempt_id(started: datetime) -> str:
+    return started.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
 
 
 def run_nightly(
@@ -99,7 +74,7 @@ def run_nightly(
     accept_anomaly: str | None = None,
 ) -> RunResult:
     started = datetime.now(UTC)
-    attempt_id = started.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    attempt_id = new_attempt_id(started)
     storage = Storage(spark)
     out = OutputLayout(settings.output_path)
     report: dict = {
@@ -119,81 +94,101 @@ def run_nightly(
     }
     publisher = Publisher(storage, out, attempt_id)
     try:
-        _rerate(spark, settings, run_date, report, storage, publisher, dry_run, accept_anomaly)
+        with output_lock(storage, out, attempt_id, f"run --date {run_date}") as taken_over:
+            if taken_over:
+                report["warnings"].append(
+                    f"took over the lock of a process that died: {taken_over}"
+                )
+            return _attempt(spark, settings, run_date, report, storage, publisher, accept_anomaly)
+    except OutputLocked as e:
+        report["reason"] = f"another run holds the output: {e}"
+    except Exception as e:  # noqa: BLE001 - the lock could not even be taken
+        report["reason"] = f"the output cannot be written: {_one_line(e)}"
+    return _finish(storage, out, run_date, report, ExitCode.FAILURE, started, current=False)
+
+
+def _attempt(spark, settings, run_date, report, storage, publisher, accept_anomaly) -> RunResult:
+    out = publisher.layout
+    started = datetime.fromisoformat(report["started_at"])
+    dry_run = report["dry_run"]
+    try:
+        recovered = recover(storage, out)
+        if recovered:
+            report["recovered"] = recovered
+            report["warnings"].extend(recovered)
+        _rerate(spark, settings, run_date, report, storage, publisher, accept_anomaly)
+        failpoint("staged")
         code = ExitCode.PUBLISHED
-    except _Stop as stop:
+    except Stop as stop:
         code, report["reason"] = stop.code, stop.reason
     except Exception as e:  # noqa: BLE001 - any failure must still leave a report (exit 1)
-        code, report["reason"] = ExitCode.FAILURE, f"{type(e).__name__}: {str(e).splitlines()[0]}"
+        code, report["reason"] = ExitCode.FAILURE, _one_line(e)
         report["traceback"] = traceback.format_exc()
         log.error("run %s failed: %s", run_date, report["reason"])
+    if code == ExitCode.PUBLISHED and not dry_run:
+        _close(report, code, started)
+        try:
+            publisher.publish(run_date, report)
+            return RunResult(code, report, out.report(run_date))
+        except Exception as e:  # noqa: BLE001 - the journal finishes the publish on the next run
+            code = ExitCode.FAILURE
+            report["reason"] = (
+                f"publishing failed: {_one_line(e)}; the next rerate run on this output "
+                "finishes or cleans up what it began"
+            )
+            report["traceback"] = traceback.format_exc()
+            log.error("run %s: %s", run_date, report["reason"])
+            return _finish(storage, out, run_date, report, code, started, current=False)
+    try:
+        publisher.discard()
+    except Exception as e:  # noqa: BLE001 - the next run deletes leftover staging
+        report["warnings"].append(f"could not delete the staging folder: {_one_line(e)}")
+    # A date's report.json stays the published run's, if it has one.
+    current = not dry_run and not _safely(lambda: is_published(storage, out, run_date), True)
+    return _finish(storage, out, run_date, report, code, started, current=current)
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0] if text else ''}"
+
+
+def _safely(check, fallback):
+    try:
+        return check()
+    except Exception:  # noqa: BLE001 - only used to choose where a report goes
+        return fallback
+
+
+def _close(report: dict, code: ExitCode, started: datetime) -> None:
     finished = datetime.now(UTC)
     report["exit_code"] = int(code)
-    report["status"] = "dry_run" if dry_run and code == ExitCode.PUBLISHED else STATUS[code]
+    dry = report["dry_run"] and code == ExitCode.PUBLISHED
+    report["status"] = "dry_run" if dry else STATUS[code]
     report["finished_at"] = finished.isoformat(timespec="seconds")
     report["duration_seconds"] = round((finished - started).total_seconds(), 1)
-    if code == ExitCode.PUBLISHED and not dry_run:
-        publisher.publish(run_date, report)
-        return RunResult(code, report, out.report(run_date))
-    publisher.discard()
-    # A date's report.json stays the published run's, if it has one.
-    current = not dry_run and not is_published(storage, out, run_date)
-    return RunResult(code, report, write_report(storage, out, run_date, report, current=current))
 
 
-def _check(report: dict, name: str, passed: bool, **figures) -> bool:
-    report["checks"].append({"name": name, "passed": passed, **figures})
-    return passed
+def _finish(storage, out, run_date, report, code, started, *, current) -> RunResult:
+    """Writes the attempt's report; if the output cannot take it, prints it on stderr."""
+    _close(report, code, started)
+    try:
+        return RunResult(
+            code, report, write_report(storage, out, run_date, report, current=current)
+        )
+    except Exception as e:  # noqa: BLE001 - an unwritable output must not hide the report
+        report["warnings"].append(f"the report could not be written: {_one_line(e)}")
+        log.debug("traceback of the failure: %s", report.get("traceback"))
+        shown = {k: v for k, v in report.items() if k != "traceback"}
+        print(json.dumps(shown, indent=2, default=str), file=sys.stderr)
+        return RunResult(code, report, "(printed on stderr: the output could not be written)")
 
 
-def _rerate(spark, settings, run_date, report, storage, publisher, dry_run, accept_anomaly) -> None:
-    inputs = InputLayout(settings.input_path)
-    out = OutputLayout(settings.output_path)
+def _rerate(spark, settings, run_date, report, storage, publisher, accept_anomaly) -> None:
+    out = publisher.layout
     policy = settings.policy
-
-    readiness = check_readiness(storage, inputs, run_date)
-    report["inputs"] = {
-        ledger: {
-            "partitions_read": len(readiness.complete_days.get(ledger, [])),
-            "skipped_incomplete_partitions": readiness.skipped_incomplete.get(ledger, []),
-        }
-        for ledger in EVENT_LEDGERS
-    }
-    report["inputs"]["accounts"] = {
-        "snapshot": readiness.accounts_day and readiness.accounts_day.isoformat()
-    }
-    for ledger, skipped in readiness.skipped_incomplete.items():
-        if skipped:
-            report["warnings"].append(
-                f"{ledger}: partitions without _SUCCESS were not read: {skipped}"
-            )
-    if not _check(report, "input_ready", not readiness.problems, problems=readiness.problems):
-        raise _Stop(ExitCode.NOT_READY, "input not ready: " + "; ".join(readiness.problems))
-
-    drift = [p for ledger in EVENT_LEDGERS for p in schema_drift(spark, inputs, ledger, run_date)]
-    drift += schema_drift(spark, inputs, "accounts", readiness.accounts_day)
-    if not _check(report, "schema", not drift, problems=drift):
-        raise _Stop(ExitCode.BAD_INPUT, "schema drift: " + "; ".join(drift))
-
-    log.info(
-        "run %s: reading %s partitions up to %s, accounts snapshot %s",
-        run_date,
-        {k: len(v) for k, v in readiness.complete_days.items()},
-        run_date,
-        readiness.accounts_day,
-    )
-    checked = {
-        ledger: read_ledger(spark, inputs, ledger, readiness.complete_days[ledger])
-        .transform(CHECKS[ledger])
-        .persist(StorageLevel.MEMORY_AND_DISK)
-        for ledger in EVENT_LEDGERS
-    }
-    checked["accounts"] = (
-        read_ledger(spark, inputs, "accounts", [readiness.accounts_day])
-        .transform(CHECKS["accounts"])
-        .persist(StorageLevel.MEMORY_AND_DISK)
-    )
-    _check_reject_shares(report, checked, run_date, policy.guardrails.max_reject_share)
+    inputs = check_inputs(spark, settings, storage, run_date, report)
+    checked = inputs.checked
 
     previous_day = previous_published_run(storage, out, run_date)
     report["bootstrap"] = previous_day is None
@@ -233,94 +228,41 @@ def _rerate(spark, settings, run_date, report, storage, publisher, dry_run, acce
     report["outputs"] = {
         t: out.partition(t, run_date) for t in ("limits", "limit_changes", "rejects")
     }
-    for rows in (*checked.values(), decided):
-        rows.unpersist()
-
-    _check_adverse_share(
-        report, previous_limits, staged_changes, policy.guardrails.max_adverse_share, accept_anomaly
-    )
+    inputs.unpersist()
+    decided.unpersist()
+    _guard(report, previous_limits, staged_limits, staged_changes, policy, accept_anomaly)
 
 
-def _check_reject_shares(
-    report: dict, checked: dict[str, DataFrame], run_date: date, max_share: float
-) -> None:
-    """Exit 4 when more than `max_share` of a ledger's rows recorded on the run date are bad."""
-    too_many = []
-    for ledger, rows in checked.items():
-        today = rows.filter(F.col("dt") == F.lit(run_date))
-        by_reason = {
-            r[0]: int(r[1])
-            for r in today.filter(F.col(REJECT_REASON).isNotNull())
-            .groupBy(REJECT_REASON)
-            .count()
-            .collect()
-        }
-        total = today.count()
-        rejected = sum(by_reason.values())
-        share = rejected / total if total else 0.0
-        report["inputs"].setdefault(ledger, {}).update(
-            {
-                "rows_read": rows.count(),
-                "rows_recorded_on_run_date": total,
-                "rejected_on_run_date": rejected,
-                "rejects_by_reason": dict(sorted(by_reason.items())),
-                "reject_share": round(share, 6),
-            }
-        )
-        if ledger in EVENT_LEDGERS and share > max_share:
-            too_many.append(
-                f"{ledger}: {rejected} of {total} rows recorded on {run_date} refused "
-                f"({share:.2%} > {max_share:.2%}): {by_reason}"
-            )
-    if not _check(report, "reject_share", not too_many, threshold=max_share, problems=too_many):
-        raise _Stop(ExitCode.BAD_INPUT, "too many bad rows: " + "; ".join(too_many))
-
-
-def _check_adverse_share(
-    report: dict,
-    previous_limits: DataFrame,
-    changes: DataFrame,
-    max_share: float,
-    accept_anomaly: str | None,
-) -> None:
-    """Exit 5 when more than `max_share` of the previously active accounts would be cut."""
+def _guard(report, previous_limits, limits, changes, policy, accept_anomaly) -> None:
+    """The output guardrails; exit 5 on any that fails, unless a person accepted the anomaly."""
     if report["bootstrap"]:
-        _check(
-            report,
-            "adverse_share",
-            True,
-            applied=False,
-            detail="bootstrap: no earlier published run to compare with",
-        )
+        for name in ("adverse_share", "score_psi", "total_limit_change"):
+            report["checks"].append(
+                {
+                    "name": name,
+                    "passed": True,
+                    "applied": False,
+                    "detail": "bootstrap: no earlier published run to compare with",
+                }
+            )
         return
-    active_before = previous_limits.filter(F.col("status") == "active").count()
-    adverse = changes.filter(F.col("change_type").isin("decrease", "suspend")).count()
-    share = adverse / active_before if active_before else 0.0
-    passed = share <= max_share
-    _check(
-        report,
-        "adverse_share",
-        passed,
-        value=round(share, 6),
-        threshold=max_share,
-        adverse_accounts=adverse,
-        active_before=active_before,
-    )
-    if passed:
+    findings = judge_outputs(previous_limits, limits, changes, policy)
+    failed = [f for f in findings if not record(report, f)]
+    if not failed:
         return
-    reason = (
-        f"{adverse} of {active_before} active accounts would be cut or suspended "
-        f"({share:.2%} > {max_share:.2%})"
-    )
+    problems = [p for f in failed for p in f.problems]
+    report["largest_cuts"] = largest_cuts(changes)
     if accept_anomaly:
         report["accepted_anomaly"] = {
-            "check": "adverse_share",
-            "finding": reason,
+            "checks": [f.name for f in failed],
+            "findings": problems,
             "why": accept_anomaly,
+            "accepted_by": f"{getpass.getuser()}@{socket.gethostname()}",
+            "accepted_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        report["warnings"].append(f"published over the adverse-share guardrail: {accept_anomaly}")
+        report["warnings"].append(f"published over the guardrails: {accept_anomaly}")
         return
-    raise _Stop(ExitCode.BLOCKED, "guardrail: " + reason)
+    raise Stop(ExitCode.BLOCKED, "guardrail: " + "; ".join(problems))
 
 
 def _read_table(

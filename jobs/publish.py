@@ -1,7 +1,8 @@
-"""Write aside, then make visible: the run's tables are staged, then moved into place at once.
+"""Write aside, then make visible: the run's tables are staged, then moved into place.
 
 A reader following the contract (a `_SUCCESS` in `limits` and `limit_changes`, and a report saying
-"published") never sees a partial run: the `_SUCCESS` markers and the report come last.
+"published") never sees a partial run: the report and the `_SUCCESS` markers come last, and the
+moves are journaled so that a crash half-way is finished by the next run (jobs.journal).
 """
 
 import json
@@ -9,6 +10,8 @@ from datetime import date
 
 from pyspark.sql import DataFrame
 
+from jobs.failpoints import failpoint
+from jobs.journal import Journal, commit
 from jobs.layout import SUCCESS, OutputLayout
 from jobs.storage import Storage
 
@@ -33,21 +36,32 @@ class Publisher:
         return path
 
     def publish(self, run_date: date, report: dict) -> None:
-        """Moves the staged tables into place (replacing a rerun date's whole), then the markers,
-        then the report."""
+        """Makes the staged run the date's published run, through a journal (see jobs.journal):
+        the old report goes first (the date stops being published), the old partitions move to
+        trash, the staged ones move in, the new report is written and the two `_SUCCESS`
+        markers come last: the second one is the moment the run becomes visible."""
+        text = report_text(report)
+        journal = Journal("publish", run_date.isoformat(), self.attempt_id)
+        journal.write(self.layout.attempt_report(run_date, self.attempt_id), text)
+        journal.delete(self.layout.report(run_date))
         for table in RUN_TABLES:
             final = self.layout.partition(table, run_date)
             if self.storage.exists(final):
-                self.storage.rename(final, f"{self.layout.trash(self.attempt_id)}/{table}")
-            self.storage.rename(self.staged(table), final)
+                journal.move(final, f"{self.layout.trash(self.attempt_id)}/{table}")
+            journal.move(self.staged(table), final)
+        journal.write(self.layout.report(run_date), text)
         for table in PUBLISHED_TABLES:
-            self.storage.touch(f"{self.layout.partition(table, run_date)}/{SUCCESS}")
-        write_report(self.storage, self.layout, run_date, report, current=True)
-        self.discard()
-        self.storage.delete(self.layout.trash(self.attempt_id))
+            journal.touch(f"{self.layout.partition(table, run_date)}/{SUCCESS}")
+        journal.delete(self.layout.staging(self.attempt_id))
+        journal.delete(self.layout.trash(self.attempt_id))
+        commit(self.storage, self.layout, journal, pause=failpoint)
 
     def discard(self) -> None:
         self.storage.delete(self.layout.staging(self.attempt_id))
+
+
+def report_text(report: dict) -> str:
+    return json.dumps(report, indent=2, sort_keys=False, default=str) + "\n"
 
 
 def write_report(
@@ -55,7 +69,7 @@ def write_report(
 ) -> str:
     """Every attempt keeps its report under attempts/; `current` also makes it the date's
     report.json (a blocked rerun must not replace a published run's report)."""
-    text = json.dumps(report, indent=2, sort_keys=False, default=str) + "\n"
+    text = report_text(report)
     storage.write_text(layout.attempt_report(run_date, report["attempt_id"]), text)
     if current:
         storage.write_text(layout.report(run_date), text)

@@ -45,3 +45,47 @@ def render_run_summary(report: dict, report_path: str) -> str:
     parts += [f"  {table}: {path}" for table, path in report.get("outputs", {}).items()]
     parts.append(f"  report: {report_path}")
     return "\n".join(parts)
+
+
+def check_outcome(check: dict) -> str:
+    if not check.get("applied", True):
+        return "not applied"
+    return "passed" if check["passed"] else "FAILED"
+
+
+def check_detail(check: dict) -> str:
+    if check.get("problems"):
+        return "; ".join(check["problems"])
+    if "value" in check and "threshold" in check:
+        return f"{check['value']} (threshold {check['threshold']})"
+    return check.get("detail", "")
+
+
+def render_checks(checks: list[dict]) -> str:
+    return _table(
+        [(c["name"], check_outcome(c), check_detail(c)) for c in checks],
+        ("check", "result", "detail"),
+    )
+
+
+def render_findings(findings: dict) -> str:
+    """What `rerate validate` found: each check, and each ledger's rows and rejects on D."""
+    parts = [f"  input: {findings['input']}", "", render_checks(findings["checks"]), ""]
+    ledgers = [
+        (
+            ledger,
+            f"{figures['rows_recorded_on_run_date']:,}",
+            f"{figures['rejected_on_run_date']:,}",
+            f"{figures['reject_share']:.2%}",
+            ", ".join(f"{k} {v}" for k, v in figures["rejects_by_reason"].items()),
+        )
+        for ledger, figures in findings.get("inputs", {}).items()
+        if "rows_recorded_on_run_date" in figures
+    ]
+    if ledgers:
+        parts += [
+            _table(ledgers, ("ledger", "rows on D", "refused", "share", "refused by reason")),
+            "",
+        ]
+    parts += [f"  warning: {w}" for w in findings["warnings"]]
+    return "\n".join(parts)

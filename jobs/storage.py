@@ -15,6 +15,7 @@ class Entry:
     path: str
     is_dir: bool
     size: int
+    modified_ms: int = 0
 
 
 class Storage:
@@ -43,6 +44,7 @@ class Storage:
                 s.getPath().toString(),
                 bool(s.isDirectory()),
                 int(s.getLen()),
+                int(s.getModificationTime()),
             )
             for s in fs.listStatus(p)
         ]
@@ -70,6 +72,22 @@ class Storage:
         fs.mkdirs(dst.getParent())
         if not fs.rename(src, dst):
             raise OSError(f"could not move {source} to {target}")
+
+    def create_new(self, path: str, text: str) -> bool:
+        """Creates a small file only if it does not exist yet; False when it already did."""
+        p, fs = self._fs(path)
+        fs.mkdirs(p.getParent())
+        try:
+            out = fs.create(p, False)
+        except Exception as e:  # noqa: BLE001 - py4j wraps Java's FileAlreadyExistsException
+            if "AlreadyExists" in str(e) or fs.exists(p):
+                return False
+            raise
+        try:
+            out.write(bytearray(text.encode("utf-8")))
+        finally:
+            out.close()
+        return True
 
     def write_text(self, path: str, text: str) -> None:
         """Writes a small file whole: to a temporary name first, then renamed over the target."""

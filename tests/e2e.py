@@ -23,10 +23,14 @@ def small_profile(folder: Path) -> Path:
     return path
 
 
-def rerate(*args: str, conf: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+def rerate(
+    *args: str, conf: Path | None = None, timeout: int = 300, env: dict | None = None
+) -> subprocess.CompletedProcess:
     command = [str(RERATE)] + (["--conf", str(conf)] if conf else []) + list(args)
-    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", **(env or {})}
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, env=env, start_new_session=True
+    )
 
 
 def read_table(output: Path, table: str, run_date: str) -> pd.DataFrame:
@@ -35,3 +39,57 @@ def read_table(output: Path, table: str, run_date: str) -> pd.DataFrame:
 
 def report(output: Path, run_date: str) -> dict:
     return json.loads((output / "runs" / f"run_date={run_date}" / "report.json").read_text())
+
+
+def generate(inputs: Path, conf: Path, users: int, days: int, end: str, seed: int = 3) -> None:
+    made = rerate(
+        "generate",
+        "--users",
+        str(users),
+        "--days",
+        str(days),
+        "--end-date",
+        end,
+        "--seed",
+        str(seed),
+        "--input",
+        str(inputs),
+        conf=conf,
+    )
+    assert made.returncode == 0, made.stderr
+
+
+def run_date(
+    day: str, inputs: Path, output: Path, conf: Path, *extra: str, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    return rerate(
+        "run",
+        "--date",
+        day,
+        "--input",
+        str(inputs),
+        "--output",
+        str(output),
+        *extra,
+        conf=conf,
+        env=env,
+    )
+
+
+def is_published(output: Path, day: str) -> bool:
+    """The contract's test: both `_SUCCESS` markers and a report saying "published"."""
+    markers = all(
+        (output / t / f"run_date={day}" / "_SUCCESS").exists() for t in ("limits", "limit_changes")
+    )
+    path = output / "runs" / f"run_date={day}" / "report.json"
+    return markers and path.exists() and json.loads(path.read_text())["status"] == "published"
+
+
+def table_rows(folder: Path) -> pd.DataFrame | None:
+    """What a reader globbing `<table>/run_date=D/*.parquet` picks up, sorted; None if nothing."""
+    files = sorted(folder.glob("*.parquet"))
+    if not files:
+        return None
+    rows = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    key = [c for c in ("ledger", "row_id", "user_id") if c in rows.columns]
+    return rows.sort_values(key).reset_index(drop=True)

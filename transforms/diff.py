@@ -65,3 +65,28 @@ def classify_changes(decided: DataFrame, *, run_date: date, policy_version: str)
         )
         .select(*names(LIMIT_CHANGES))
     )
+
+
+ROLLBACK = "ROLLBACK"
+
+
+def reversal_of(changes: DataFrame) -> DataFrame:
+    """The diff that undoes a run: each change with old and new swapped, the change type
+    mirrored and the reason `ROLLBACK`, in the `limit_changes` layout."""
+    return changes.select(
+        F.col("user_id"),
+        F.col("run_date"),
+        F.when(F.col("change_type") == "increase", "decrease")
+        .when(F.col("change_type") == "decrease", "increase")
+        .when(F.col("change_type") == "suspend", "reinstate")
+        .when(F.col("change_type") == "reinstate", "suspend")
+        .alias("change_type"),
+        F.col("new_limit").alias("old_limit"),
+        F.col("old_limit").alias("new_limit"),
+        F.col("new_status").alias("old_status"),
+        F.col("old_status").alias("new_status"),
+        F.col("new_score").alias("old_score"),
+        F.col("old_score").alias("new_score"),
+        F.array(F.lit(ROLLBACK)).alias("reason_codes"),
+        F.col("policy_version"),
+    ).select(*names(LIMIT_CHANGES))

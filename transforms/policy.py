@@ -102,6 +102,12 @@ class LimitRules:
 class Guardrails:
     max_reject_share: float
     max_adverse_share: float
+    volume_weeks: int
+    volume_months: int
+    volume_min_rows: int
+    volume_max_ratio: float
+    max_score_psi: float
+    max_total_limit_change: float
 
 
 @dataclass(frozen=True)

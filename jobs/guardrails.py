@@ -1,0 +1,148 @@
+"""Output guardrails (exit 5), judged on the staged run against the previous published run:
+the share of active accounts cut or suspended, how far the score distribution moved (PSI), and
+how far the total granted limit moved. None applies to a bootstrap: there is nothing to compare.
+"""
+
+import math
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from jobs.gates import Finding
+from transforms.policy import Policy
+
+PSI_BIN_WIDTH = 20
+PSI_FLOOR = 1e-4  # an empty bin's share, so that ln(a/e) stays finite
+TOP_ACCOUNTS = 20
+
+
+def judge_outputs(
+    previous_limits: DataFrame, limits: DataFrame, changes: DataFrame, policy: Policy
+) -> list[Finding]:
+    return [
+        adverse_share(previous_limits, changes, policy.guardrails.max_adverse_share),
+        score_stability(previous_limits, limits, policy),
+        total_limit_change(previous_limits, limits, policy.guardrails.max_total_limit_change),
+    ]
+
+
+def adverse_share(previous_limits: DataFrame, changes: DataFrame, max_share: float) -> Finding:
+    active_before = previous_limits.filter(F.col("status") == "active").count()
+    adverse = changes.filter(F.col("change_type").isin("decrease", "suspend")).count()
+    share = adverse / active_before if active_before else 0.0
+    passed = share <= max_share
+    problems = (
+        []
+        if passed
+        else [
+            f"{adverse} of {active_before} active accounts would be cut or suspended "
+            f"({share:.2%} > {max_share:.2%})"
+        ]
+    )
+    return Finding(
+        "adverse_share",
+        passed,
+        problems=problems,
+        figures={
+            "value": round(share, 6),
+            "threshold": max_share,
+            "adverse_accounts": adverse,
+            "active_before": active_before,
+        },
+    )
+
+
+def score_bins(rows: DataFrame, low: int, high: int) -> dict[int, int]:
+    """Counts of scored (not closed) accounts per 20-point score bin."""
+    bin_of = F.floor((F.least(F.greatest("score", F.lit(low)), F.lit(high)) - low) / PSI_BIN_WIDTH)
+    counted = rows.filter(F.col("status") != "closed").groupBy(bin_of.alias("bin")).count()
+    return {int(r["bin"]): int(r["count"]) for r in counted.collect()}
+
+
+def psi(expected: dict[int, int], actual: dict[int, int]) -> float:
+    """Population stability index: sum over bins of (a - e) * ln(a / e), shares floored."""
+    e_total, a_total = sum(expected.values()), sum(actual.values())
+    if not e_total or not a_total:
+        return 0.0
+    value = 0.0
+    for b in set(expected) | set(actual):
+        e = max(expected.get(b, 0) / e_total, PSI_FLOOR)
+        a = max(actual.get(b, 0) / a_total, PSI_FLOOR)
+        value += (a - e) * math.log(a / e)
+    return value
+
+
+def score_stability(previous_limits: DataFrame, limits: DataFrame, policy: Policy) -> Finding:
+    card = policy.scorecard
+    before = score_bins(previous_limits, card.min_score, card.max_score)
+    after = score_bins(limits, card.min_score, card.max_score)
+    value = psi(before, after)
+    threshold = policy.guardrails.max_score_psi
+    passed = value <= threshold
+    problems = (
+        []
+        if passed
+        else [
+            f"the score distribution moved: PSI {value:.3f} > {threshold:g} against the "
+            "previous published run"
+        ]
+    )
+    return Finding(
+        "score_psi",
+        passed,
+        problems=problems,
+        figures={"value": round(value, 4), "threshold": threshold, "bin_width": PSI_BIN_WIDTH},
+    )
+
+
+def _total_active_limit(rows: DataFrame) -> float:
+    total = rows.filter(F.col("status") == "active").agg(F.sum("credit_limit")).first()[0]
+    return float(total or 0)
+
+
+def total_limit_change(previous_limits: DataFrame, limits: DataFrame, max_change: float) -> Finding:
+    before, after = _total_active_limit(previous_limits), _total_active_limit(limits)
+    change = (after - before) / before if before else 0.0
+    passed = abs(change) <= max_change
+    problems = (
+        []
+        if passed
+        else [
+            f"the total granted limit would move {change:+.2%} ({before:,.2f} -> {after:,.2f} "
+            f"yuan; allowed +/-{max_change:.0%})"
+        ]
+    )
+    return Finding(
+        "total_limit_change",
+        passed,
+        problems=problems,
+        figures={
+            "value": round(change, 6),
+            "threshold": max_change,
+            "total_before": round(before, 2),
+            "total_after": round(after, 2),
+        },
+    )
+
+
+def largest_cuts(changes: DataFrame, n: int = TOP_ACCOUNTS) -> list[dict]:
+    """The accounts a run would hurt most: suspensions and decreases by the limit they lose."""
+    adverse = changes.filter(F.col("change_type").isin("decrease", "suspend"))
+    rows = (
+        adverse.withColumn("lost", F.col("old_limit") - F.col("new_limit"))
+        .orderBy(F.desc("lost"), "user_id")
+        .limit(n)
+        .collect()
+    )
+    return [
+        {
+            "user_id": int(r["user_id"]),
+            "change_type": r["change_type"],
+            "old_limit": str(r["old_limit"]),
+            "new_limit": str(r["new_limit"]),
+            "old_score": r["old_score"],
+            "new_score": r["new_score"],
+            "reason_codes": list(r["reason_codes"] or []),
+        }
+        for r in rows
+    ]

@@ -1,0 +1,162 @@
+"""Faults on a real `rerate` process and real files: killed at steps of the publish and of a
+rollback, an exception between write and publish, a full disk, an unwritable output. After each,
+the previous published state is unchanged, nothing partial is visible, and a rerun gives what an
+undisturbed run gives. (`make test-faults` adds the long sweep: every step and 20 random kills.)
+"""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.e2e import generate, is_published, rerate, run_date, small_profile, table_rows
+
+BEFORE, D = "2026-04-29", "2026-04-30"
+TABLES = ("limits", "limit_changes", "rejects")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A tiny ledger; `base` has D-1 published, `reference` has D-1 and an undisturbed D."""
+    root = tmp_path_factory.mktemp("faults")
+    conf = small_profile(root)
+    inputs, base, reference = root / "input", root / "base", root / "reference"
+    generate(inputs, conf, users=150, days=60, end=D)
+    assert run_date(BEFORE, inputs, base, conf, "--quiet").returncode == 0
+    shutil.copytree(base, reference)
+    assert run_date(D, inputs, reference, conf, "--quiet").returncode == 0
+    return {"conf": conf, "input": inputs, "base": base, "reference": reference}
+
+
+def fresh_output(world, folder: Path) -> Path:
+    out = folder / "output"
+    shutil.copytree(world["base"], out)
+    return out
+
+
+def run_d(world, out: Path, failpoint: str | None = None, *extra: str):
+    env = {"RERATE_FAILPOINT": failpoint} if failpoint else None
+    return run_date(D, world["input"], out, world["conf"], "--quiet", *extra, env=env)
+
+
+def same(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return a.equals(b)
+
+
+def assert_nothing_partial(world, out: Path) -> None:
+    """D-1 is published and untouched; whatever of D a reader can pick up is D's whole run."""
+    assert is_published(out, BEFORE)
+    for table in TABLES:
+        part = f"run_date={BEFORE}"
+        assert same(table_rows(out / table / part), table_rows(world["base"] / table / part))
+        found = table_rows(out / table / f"run_date={D}")
+        if found is not None:
+            assert same(found, table_rows(world["reference"] / table / f"run_date={D}")), table
+    if is_published(out, D):
+        assert table_rows(out / "limits" / f"run_date={D}") is not None
+
+
+def assert_same_as_undisturbed(world, out: Path) -> None:
+    assert is_published(out, BEFORE) and is_published(out, D)
+    for table in TABLES:
+        for day in (BEFORE, D):
+            part = f"run_date={day}"
+            assert same(
+                table_rows(out / table / part), table_rows(world["reference"] / table / part)
+            )
+    for leftover in ("_staging", "_trash", "_journal"):
+        assert not any((out / leftover).glob("*")), leftover
+    assert not (out / "_lock").exists()
+
+
+def test_kills_mid_publish_and_an_exception_before_publish_leave_nothing_partial(world, tmp_path):
+    out = fresh_output(world, tmp_path)
+    # The first publish of D, killed between moving `limits` in and moving `limit_changes` in.
+    killed = run_d(world, out, "kill@publish:3")
+    assert killed.returncode == -9
+    assert not is_published(out, D)
+    assert_nothing_partial(world, out)
+    # The next run finishes that publish first, then reruns D and is killed after the old
+    # `limit_changes` went to trash but before the new one moved in.
+    killed = run_d(world, out, "kill@publish:5")
+    assert killed.returncode == -9
+    assert not is_published(out, D)
+    assert_nothing_partial(world, out)
+    # An exception between writing and publishing: exit 1, and D's published run stays.
+    failed = run_d(world, out, "raise@staged")
+    assert failed.returncode == 1, failed.stderr
+    assert "InjectedFault" in failed.stderr and "Traceback" not in failed.stderr
+    assert is_published(out, D)
+    assert_nothing_partial(world, out)
+    attempts = sorted((out / "runs" / f"run_date={D}" / "attempts").glob("*.json"))
+    assert [json.loads(a.read_text())["status"] for a in attempts].count("failed") == 1
+    # An undisturbed rerun gives the undisturbed result and leaves nothing behind.
+    assert run_d(world, out).returncode == 0
+    assert_same_as_undisturbed(world, out)
+
+
+def test_a_rollback_killed_half_way_is_finished_by_the_next_run(world, tmp_path):
+    out = tmp_path / "output"
+    shutil.copytree(world["reference"], out)
+    killed = rerate(
+        *("rollback", "--date", D, "--reason", "test", "--output", str(out)),
+        conf=world["conf"],
+        env={"RERATE_FAILPOINT": "kill@rollback:3"},
+    )
+    assert killed.returncode == -9
+    assert not is_published(out, D) and is_published(out, BEFORE)
+    # The next run on the output finishes the rollback, then runs D again against D-1.
+    assert run_d(world, out).returncode == 0
+    assert (out / "reversals" / f"run_date={D}" / "_SUCCESS").exists()
+    assert table_rows(out / "withdrawn" / "limits" / f"run_date={D}") is not None
+    assert_same_as_undisturbed(world, out)
+
+
+def _mount_tmpfs(folder: Path, size: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small file system here: {done.stderr.decode().strip()}")
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    mount = tmp_path / "disk"
+    _mount_tmpfs(mount, "8m")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_fails_the_run_and_leaves_the_published_state(world, small_disk):
+    out = small_disk / "output"
+    shutil.copytree(world["base"], out)
+    filler = small_disk / "filler"
+    stats = os.statvfs(small_disk)
+    filler.write_bytes(b"\0" * (stats.f_bavail * stats.f_frsize - 16 * 1024))  # 16 KB stay free
+    full = run_d(world, out)
+    assert full.returncode == 1, full.stderr
+    assert "Traceback" not in full.stderr
+    assert not is_published(out, D)
+    assert_nothing_partial(world, out)
+    filler.unlink()
+    assert run_d(world, out).returncode == 0
+    assert_same_as_undisturbed(world, out)
+
+
+def test_an_unwritable_output_fails_with_its_report_on_stderr(world, small_disk):
+    out = small_disk / "output"
+    shutil.copytree(world["base"], out)
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    refused = run_d(world, out)
+    assert refused.returncode == 1
+    assert "the output cannot be written" in refused.stderr
+    assert '"status": "failed"' in refused.stderr  # the report, since it could not be saved
+    assert "Traceback" not in refused.stderr
+    assert_nothing_partial(world, out)
