@@ -12,7 +12,7 @@ SAMPLE_SEED ?= 7
 SAMPLE_INPUT := data/sample/input
 SAMPLE_OUTPUT := data/sample/output
 
-.PHONY: setup java run test lint package clean
+.PHONY: setup java run test test-faults lint package clean
 
 setup: java $(STAMP)
 
@@ -47,6 +47,10 @@ run: setup
 
 test: setup
 	$(BIN)/pytest -q
+
+# The long fault sweep: every publish and rollback step killed, and 20 random kills (~15 min).
+test-faults: setup
+	$(BIN)/pytest -q -m soak tests/soak
 
 lint: setup
 	$(BIN)/ruff check jobs transforms tests

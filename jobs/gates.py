@@ -6,6 +6,7 @@ applied at all. A check that could not look (too little history) says so; it nev
 silently.
 """
 
+import calendar
 import statistics
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -68,21 +69,21 @@ def reject_share(
                 f"({share:.2%} > {max_share:.2%}): {by_reason}"
             )
     finding = Finding("reject_share", not problems, problems=problems)
-    finding.figures = {"threshold": max_share}
+    worst = max((figures[ledger]["reject_share"] for ledger in judged), default=0.0)
+    finding.figures = {"value": worst, "threshold": max_share}
     return finding, figures
 
 
 def comparable_days(run_date: date, weeks: int, months: int) -> dict[str, list[date]]:
     """The days a ledger's volume on `run_date` is compared with: the same weekday in the last
-    `weeks` weeks, and the same day of the month in the last `months` months (where it exists)."""
+    `weeks` weeks, and the same day of the month in the last `months` months (the month's last
+    day where it is shorter: the 31st compares with the 30th, both past every billing day)."""
     weekly = [run_date - timedelta(days=7 * k) for k in range(1, weeks + 1)]
     monthly = []
     for k in range(1, months + 1):
-        month_index = run_date.year * 12 + run_date.month - 1 - k
-        try:
-            monthly.append(date(month_index // 12, month_index % 12 + 1, run_date.day))
-        except ValueError:  # no 31st in that month
-            continue
+        year, month = divmod(run_date.year * 12 + run_date.month - 1 - k, 12)
+        last_day = calendar.monthrange(year, month + 1)[1]
+        monthly.append(date(year, month + 1, min(run_date.day, last_day)))
     return {"same_weekday": weekly, "same_day_of_month": monthly}
 
 
@@ -120,14 +121,16 @@ def volume(
                 continue
             usual_rows = statistics.median(h[0] for h in history)
             usual_amount = statistics.median(h[1] for h in history)
-            if usual_rows < rules.volume_min_rows:
+            if max(usual_rows, rows_today) < rules.volume_min_rows:
                 judged[name] = {
                     "applied": False,
-                    "why": f"usual level {usual_rows:g} rows is below {rules.volume_min_rows}",
+                    "why": f"{rows_today} rows against a usual {usual_rows:g}: both below "
+                    f"{rules.volume_min_rows}, too few to judge",
+                    "small_both": True,
                 }
                 continue
-            row_ratio = rows_today / usual_rows
-            amount_ratio = amount_today / usual_amount if usual_amount else 0.0
+            row_ratio = rows_today / usual_rows if usual_rows else float("inf")
+            amount_ratio = amount_today / usual_amount if usual_amount else float("inf")
             judged[name] = {
                 "applied": True,
                 "usual_rows": usual_rows,
@@ -145,13 +148,14 @@ def volume(
             "compared_with": judged,
         }
         applied = [j for j in judged.values() if j["applied"]]
+        quiet_as_usual = any(j.get("small_both") for j in judged.values())
         if not applied:
             not_applied.append(
                 f"{ledger}: volume not judged ("
                 + "; ".join(f"{k}: {v['why']}" for k, v in judged.items())
                 + ")"
             )
-        elif not any(j["within"] for j in applied):
+        elif not quiet_as_usual and not any(j["within"] for j in applied):
             usual = ", ".join(
                 f"{j['usual_rows']:g} rows / {j['usual_amount']:,.2f} by {name}"
                 for name, j in judged.items()

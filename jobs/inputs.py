@@ -78,8 +78,12 @@ def check_inputs(
     if not record(report, ready):
         raise Stop(ExitCode.NOT_READY, "input not ready: " + "; ".join(readiness.problems))
 
-    drift = [p for ledger in EVENT_LEDGERS for p in schema_drift(spark, inputs, ledger, run_date)]
-    drift += schema_drift(spark, inputs, "accounts", readiness.accounts_day)
+    drift = [
+        problem
+        for ledger, day in [(ledger, run_date) for ledger in EVENT_LEDGERS]
+        + [("accounts", readiness.accounts_day)]
+        for problem in schema_drift(spark, storage, inputs, ledger, day)
+    ]
     if not record(report, gates.Finding("schema", not drift, problems=drift)):
         raise Stop(ExitCode.BAD_INPUT, "schema drift: " + "; ".join(drift))
 

@@ -61,18 +61,32 @@ def _type_name(data_type: T.DataType) -> str:
     return data_type.simpleString()
 
 
-def schema_drift(spark: SparkSession, layout: InputLayout, ledger: str, day: date) -> list[str]:
-    """How the partition's files differ from the contract: missing, extra or retyped columns.
+def schema_drift(
+    spark: SparkSession, storage: Storage, layout: InputLayout, ledger: str, day: date
+) -> list[str]:
+    """How each Parquet file of the partition differs from the contract: missing, extra or
+    retyped columns. Every file is looked at: one odd file among good ones is still drift.
 
     A timestamp without time zone is accepted as UTC; anything else must match exactly.
     """
-    path = layout.partition(ledger, day)
-    try:
-        found = spark.read.parquet(path).schema
-    except Exception as e:  # noqa: BLE001 - an unreadable footer is drift the operator must see
-        if "UNABLE_TO_INFER_SCHEMA" in str(e):
-            return []  # a partition with no rows: nothing to compare
-        return [f"{path}: the Parquet files cannot be read: {str(e).splitlines()[0]}"]
+    files = [
+        e.path
+        for e in storage.list(layout.partition(ledger, day))
+        if not e.is_dir and e.name.endswith(".parquet")
+    ]
+    problems = []
+    for path in files:
+        try:
+            found = spark.read.parquet(path).schema
+        except Exception as e:  # noqa: BLE001 - an unreadable footer is drift the operator must see
+            problems.append(f"{path}: the Parquet file cannot be read: {str(e).splitlines()[0]}")
+            continue
+        name = path.rsplit("/", 1)[-1]
+        problems += [f"{p} (in {name})" for p in _column_drift(ledger, found)]
+    return problems
+
+
+def _column_drift(ledger: str, found: T.StructType) -> list[str]:
     expected = LEDGER_SCHEMAS[ledger]
     found_types = {f.name: f.dataType for f in found.fields if f.name != "dt"}
     problems = []

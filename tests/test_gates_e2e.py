@@ -1,0 +1,180 @@
+"""Input gates and output guardrails on the real command: a half-written partition, a replayed
+feed, an account master that would suspend everyone; `--accept-anomaly`; `validate`; rollback."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.e2e import (
+    ROOT,
+    generate,
+    is_published,
+    read_table,
+    report,
+    rerate,
+    run_date,
+    small_profile,
+)
+
+BEFORE, D = "2026-05-30", "2026-05-31"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """400 accounts; a policy judging volume from 20 rows a day (the default 200 suits a real
+    book); D-1 published in `base`."""
+    root = tmp_path_factory.mktemp("gates")
+    policy = root / "policy.toml"
+    policy.write_text(
+        (ROOT / "conf" / "policy.toml")
+        .read_text()
+        .replace("volume_min_rows = 200", "volume_min_rows = 20")
+    )
+    conf = small_profile(root)
+    conf.write_text(conf.read_text() + f'[paths]\npolicy = "{policy}"\n')
+    inputs, base = root / "input", root / "base"
+    generate(inputs, conf, users=400, days=120, end=D)
+    assert run_date(BEFORE, inputs, base, conf, "--quiet").returncode == 0
+    return {"conf": conf, "input": inputs, "base": base}
+
+
+def copy(world, tmp_path: Path) -> tuple[Path, Path]:
+    inputs, out = tmp_path / "input", tmp_path / "output"
+    shutil.copytree(world["input"], inputs)
+    shutil.copytree(world["base"], out)
+    return inputs, out
+
+
+def rewrite(partition: Path, change) -> None:
+    """Replaces a partition's rows with change(rows), as one file, still marked complete."""
+    rows = pq.read_table(partition)
+    for f in partition.glob("*.parquet"):
+        f.unlink()
+    pq.write_table(change(rows), partition / "part-0.parquet")
+
+
+def check(r: dict, name: str) -> dict:
+    return next(c for c in r["checks"] if c["name"] == name)
+
+
+def test_a_normal_day_passes_validate_with_the_volume_judged(world):
+    done = rerate("validate", "--date", D, "--input", str(world["input"]), conf=world["conf"])
+    assert done.returncode == 0, done.stderr
+    assert "input passes its checks" in done.stdout
+    as_json = rerate(
+        "validate",
+        "--date",
+        D,
+        "--format",
+        "json",
+        "--input",
+        str(world["input"]),
+        conf=world["conf"],
+    )
+    volume = check(json.loads(as_json.stdout), "volume")
+    assert volume["passed"] and volume["applied"]
+
+
+def test_a_half_written_partition_is_refused_with_exit_4(world, tmp_path):
+    inputs, out = copy(world, tmp_path)
+    rewrite(inputs / "transactions" / f"dt={D}", lambda rows: rows.slice(0, len(rows) // 3))
+    refused = run_date(D, inputs, out, world["conf"])
+    assert refused.returncode == 4, refused.stderr
+    assert "volume far off: transactions" in refused.stderr and "what to do" in refused.stderr
+    r = report(out, D)
+    assert r["status"] == "bad_input" and not check(r, "volume")["passed"]
+    assert not is_published(out, D) and is_published(out, BEFORE)
+    validated = rerate("validate", "--date", D, "--input", str(inputs), conf=world["conf"])
+    assert validated.returncode == 4 and "volume" in validated.stdout
+
+
+def test_a_feed_replayed_with_new_ids_is_refused_with_exit_4(world, tmp_path):
+    inputs, out = copy(world, tmp_path)
+    partition = inputs / "transactions" / f"dt={D}"
+    original = pq.read_table(partition)
+    replay = original.to_pandas()
+    replay["txn_id"] = replay["txn_id"] + "-replayed"
+    # Written by pandas, the replay's nullable int column comes out as double: schema drift,
+    # found even though the partition's other file is right.
+    replay.to_parquet(partition / "replayed.parquet", index=False)
+    drifted = run_date(D, inputs, out, world["conf"])
+    assert drifted.returncode == 4, drifted.stderr
+    assert (
+        "transactions.installments: expected int, found double (in replayed.parquet)"
+        in drifted.stderr
+    )
+    # Written in the contract's types, the replay passes the schema and fails the volume.
+    pq.write_table(
+        pa.Table.from_pandas(replay, schema=original.schema, preserve_index=False),
+        partition / "replayed.parquet",
+    )
+    refused = run_date(D, inputs, out, world["conf"])
+    assert refused.returncode == 4, refused.stderr
+    volume = check(report(out, D), "volume")
+    assert not volume["passed"]
+    assert volume["ledgers"]["transactions"]["rows"] == 2 * len(replay)
+    assert not is_published(out, D)
+
+
+def test_a_master_that_would_suspend_everyone_is_blocked_until_a_person_accepts(world, tmp_path):
+    inputs, out = copy(world, tmp_path)
+    frozen = lambda rows: rows.set_column(  # noqa: E731
+        rows.schema.get_field_index("status"), "status", [["frozen"] * len(rows)]
+    )
+    rewrite(inputs / "accounts" / f"dt={D}", frozen)
+    blocked = run_date(D, inputs, out, world["conf"])
+    assert blocked.returncode == 5, blocked.stderr
+    r = report(out, D)
+    assert r["status"] == "blocked"
+    assert not check(r, "adverse_share")["passed"] and not check(r, "total_limit_change")["passed"]
+    cuts = r["largest_cuts"]
+    assert len(cuts) == 20 and all(c["change_type"] == "suspend" for c in cuts)
+    lost = [float(c["old_limit"]) - float(c["new_limit"]) for c in cuts]
+    assert lost == sorted(lost, reverse=True)
+    assert not is_published(out, D) and is_published(out, BEFORE)
+
+    accepted = run_date(
+        D, inputs, out, world["conf"], "--quiet", "--accept-anomaly", "fraud sweep, ticket 42"
+    )
+    assert accepted.returncode == 0, accepted.stderr
+    r = report(out, D)
+    assert r["status"] == "published"
+    assert r["accepted_anomaly"]["why"] == "fraud sweep, ticket 42"
+    assert "adverse_share" in r["accepted_anomaly"]["checks"]
+
+    # That was wrong after all: roll it back. Only the newest run can be withdrawn.
+    older = rerate("rollback", "--date", BEFORE, "--reason", "x", "--output", str(out))
+    assert older.returncode == 2 and f"that is {D}" in older.stderr
+    changes = read_table(out, "limit_changes", D)
+    rolled = rerate(
+        "rollback",
+        "--date",
+        D,
+        "--reason",
+        "frozen by a bad master",
+        "--output",
+        str(out),
+        conf=world["conf"],
+    )
+    assert rolled.returncode == 0, rolled.stderr
+    assert f"the current published run is now: {BEFORE}" in rolled.stdout
+    assert not is_published(out, D) and is_published(out, BEFORE)
+    assert report(out, D)["status"] == "rolled_back"
+    assert report(out, D)["rollback"]["reason"] == "frozen by a bad master"
+    reversal = read_table(out, "reversals", D).set_index("user_id").sort_index()
+    original = changes.set_index("user_id").sort_index()
+    assert (reversal.change_type == "reinstate").all() and len(reversal) == len(original)
+    pd.testing.assert_series_equal(reversal.new_limit, original.old_limit, check_names=False)
+    pd.testing.assert_series_equal(reversal.old_status, original.new_status, check_names=False)
+    assert all(list(codes) == ["ROLLBACK"] for codes in reversal.reason_codes)
+    withdrawn = pd.read_parquet(out / "withdrawn" / "limit_changes" / f"run_date={D}")
+    assert len(withdrawn) == len(original)
+    # The next run diffs against the restored state: D-1.
+    again = run_date(D, world["input"], out, world["conf"], "--quiet")
+    assert again.returncode == 0, again.stderr
+    assert report(out, D)["previous_run_date"] == BEFORE
