@@ -59,6 +59,9 @@ def policy_with(tmp_path: Path, old: str, new: str) -> Path:
             "not an upper-case reason code",
         ),
         ("min_score = 0\n", "min_score = 10\n", "the last band must start at 0"),
+        ("volume_max_ratio = 1.8", "volume_max_ratio = 0.8", "guardrails.volume_max_ratio"),
+        ("max_score_psi = 0.25", "max_score_psi = 0", "guardrails.max_score_psi"),
+        ("volume_weeks = 4", "volume_week = 4", "guardrails.volume_week: unknown setting"),
     ],
 )
 def test_a_bad_policy_fails_at_load_naming_the_key(tmp_path, old, new, message):
