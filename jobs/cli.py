@@ -180,6 +180,38 @@ def rollback(ctx, run_date: date, reason: str, input_path, output_path) -> None:
 
 
 @cli.command()
+@click.option("--date", "run_date", type=DATE, required=True, help="A published run date.")
+@click.option("--user", "user_id", type=int, required=True, help="The account's user_id.")
+@paths_options
+@click.pass_context
+def explain(ctx, run_date: date, user_id: int, input_path, output_path) -> None:
+    """One account's decision on D: features, points, score, reasons, each limit step."""
+    from jobs.explain import explain as explain_account
+    from jobs.outcome import Stop
+
+    settings = _settings(ctx)
+    try:
+        click.echo(explain_account(_spark(settings), settings, run_date, user_id))
+    except Stop as stop:
+        click.echo(f"rerate explain: {stop.reason}", err=True)
+        sys.exit(stop.code)
+
+
+@cli.group()
+def policy() -> None:
+    """The credit policy in force."""
+
+
+@policy.command("show")
+@click.pass_context
+def policy_show(ctx) -> None:
+    """The scorecard (with its scaling) and the limit strategy, as tables."""
+    from jobs.policy_view import render_policy
+
+    click.echo(render_policy(_settings(ctx).policy))
+
+
+@cli.command()
 @click.option("--users", type=click.IntRange(min=1), required=True, help="Accounts to make.")
 @click.option("--days", type=click.IntRange(min=1), required=True, help="Days of ledger.")
 @click.option("--end-date", type=DATE, required=True, help="The last ledger day.")

@@ -1,7 +1,7 @@
 """Plain-text rendering of run figures for a terminal."""
 
 
-def _table(rows: list[tuple], headers: tuple[str, ...]) -> str:
+def table(rows: list[tuple], headers: tuple[str, ...]) -> str:
     cells = [tuple(str(c) for c in headers)] + [tuple(str(c) for c in r) for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     lines = [
@@ -26,7 +26,7 @@ def render_run_summary(report: dict, report_path: str) -> str:
         "  previous run: "
         + (report.get("previous_run_date") or "none (bootstrap: compared with initial limits)"),
         "",
-        _table(
+        table(
             [
                 (c, f"{n:,}", ", ".join(r["reason"] for r in d["change_reasons"][c]))
                 for c, n in changes.items()
@@ -34,9 +34,9 @@ def render_run_summary(report: dict, report_path: str) -> str:
             ("change", "accounts", "top reasons"),
         ),
         "",
-        _table([(q, v) for q, v in d["score"]["quantiles"].items()], ("score quantile", "score")),
+        table([(q, v) for q, v in d["score"]["quantiles"].items()], ("score quantile", "score")),
         "",
-        _table(
+        table(
             [(r["reason"], f"{r['accounts']:,}") for r in d["top_account_reasons"]],
             ("reason the score is not higher", "accounts"),
         ),
@@ -62,7 +62,7 @@ def check_detail(check: dict) -> str:
 
 
 def render_checks(checks: list[dict]) -> str:
-    return _table(
+    return table(
         [(c["name"], check_outcome(c), check_detail(c)) for c in checks],
         ("check", "result", "detail"),
     )
@@ -84,7 +84,7 @@ def render_findings(findings: dict) -> str:
     ]
     if ledgers:
         parts += [
-            _table(ledgers, ("ledger", "rows on D", "refused", "share", "refused by reason")),
+            table(ledgers, ("ledger", "rows on D", "refused", "share", "refused by reason")),
             "",
         ]
     parts += [f"  warning: {w}" for w in findings["warnings"]]

@@ -204,3 +204,37 @@ def test_exit_1_when_the_output_cannot_be_written(book, tmp_path):
     )
     assert failed.returncode == 1
     assert "Traceback" not in failed.stderr
+
+
+def test_policy_show_prints_the_scaling_every_characteristic_and_band(book):
+    from jobs.config import load_settings
+
+    shown = rerate("policy", "show", conf=book["conf"])
+    assert shown.returncode == 0, shown.stderr
+    policy = load_settings(book["conf"]).policy
+    assert "points to double the odds (PDO)" in shown.stdout
+    assert f"{policy.scorecard.base_score} at odds {policy.scorecard.base_odds:g}:1" in shown.stdout
+    for c in policy.scorecard.characteristics:
+        assert c.label in shown.stdout
+    for band in policy.limits.bands:
+        assert f"\n  {band.name} " in shown.stdout
+
+
+def test_explain_shows_each_step_and_agrees_with_the_published_run(book):
+    changes = read_table(book["output"], "limit_changes", END)
+    cut = changes[changes.change_type.isin(["decrease", "suspend"])].iloc[0]
+    args = ("--input", str(book["input"]), "--output", str(book["output"]))
+    told = rerate("explain", "--date", END, "--user", str(cut.user_id), *args, conf=book["conf"])
+    assert told.returncode == 0, told.stderr
+    text = told.stdout
+    assert f"change on {END}: {cut.change_type}" in text
+    assert "LIMIT DECISION" in text
+    assert f"{cut.change_type}: " in text and "WARNING" not in text
+    assert f"score {cut.new_score}" in text
+    for reason in cut.reason_codes:
+        assert reason in text
+    unknown = rerate("explain", "--date", END, "--user", "999999999", *args, conf=book["conf"])
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip().splitlines()[-1] == (
+        f"rerate explain: account 999999999 is not in the run of {END}"
+    )

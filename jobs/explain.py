@@ -1,0 +1,210 @@
+"""`rerate explain --date D --user U`: why one account's limit is what it is on D.
+
+Reads the published run of D and recomputes the account's decision from the same inputs (the
+ledgers up to D, the previous published run, the published history), so every step can be
+shown: features, points per characteristic, score, reasons, and the limit decision step by step.
+The recomputed score and limit are checked against the published ones.
+"""
+
+from datetime import date
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from jobs.config import Settings
+from jobs.inputs import CHECKS
+from jobs.layout import InputLayout, OutputLayout
+from jobs.ledgers import EVENT_LEDGERS, check_readiness, read_ledger
+from jobs.outcome import ExitCode, Stop
+from jobs.publish import (
+    is_published,
+    previous_published_run,
+    published_change_dates,
+    read_report,
+)
+from jobs.render import table
+from jobs.storage import Storage
+from transforms.features import FEATURE_NAMES
+from transforms.pipeline import rerate_accounts
+from transforms.schemas import LIMIT_CHANGES, LIMITS
+from transforms.score import bin_label, points_column, reason_column
+from transforms.validate import accepted_rows
+
+
+def explain(spark: SparkSession, settings: Settings, run_date: date, user_id: int) -> str:
+    storage = Storage(spark)
+    out = OutputLayout(settings.output_path)
+    if not is_published(storage, out, run_date):
+        status = (read_report(storage, out, run_date) or {}).get("status", "no run")
+        raise Stop(ExitCode.USAGE, f"{run_date} has no published run ({status})")
+    published = _one(spark, out.partition("limits", run_date), LIMITS, user_id)
+    if published is None:
+        raise Stop(ExitCode.USAGE, f"account {user_id} is not in the run of {run_date}")
+    change = _one(spark, out.partition("limit_changes", run_date), LIMIT_CHANGES, user_id)
+    row = _recompute(spark, settings, storage, out, run_date, user_id)
+    return _render(settings, run_date, user_id, row, published, change)
+
+
+def _one(spark, path, schema, user_id):
+    rows = spark.read.schema(schema).parquet(path).filter(F.col("user_id") == user_id).collect()
+    return rows[0] if rows else None
+
+
+def _recompute(spark, settings, storage, out, run_date, user_id):
+    inputs = InputLayout(settings.input_path)
+    readiness = check_readiness(storage, inputs, run_date)
+    mine = F.col("user_id") == user_id
+
+    def accepted(ledger: str, days: list[date]):
+        # Checked on the whole ledger (a duplicate id may belong to another account), then cut.
+        return accepted_rows(
+            read_ledger(spark, inputs, ledger, days).transform(CHECKS[ledger])
+        ).filter(mine)
+
+    previous_day = previous_published_run(storage, out, run_date)
+    previous = spark.createDataFrame([], LIMITS)
+    if previous_day:
+        previous = spark.read.schema(LIMITS).parquet(out.partition("limits", previous_day))
+    dates = published_change_dates(storage, out, run_date)
+    history = spark.createDataFrame([], LIMIT_CHANGES)
+    if dates:
+        history = spark.read.schema(LIMIT_CHANGES).parquet(
+            *[out.partition("limit_changes", d) for d in dates]
+        )
+    decided = rerate_accounts(
+        accepted("accounts", [readiness.accounts_day]),
+        *(accepted(ledger, readiness.complete_days[ledger]) for ledger in EVENT_LEDGERS),
+        previous.filter(mine).select(*LIMITS.fieldNames()),
+        history.filter(mine).select(*LIMIT_CHANGES.fieldNames()),
+        policy=settings.policy,
+        as_of=run_date,
+    ).collect()
+    if not decided:
+        raise Stop(ExitCode.USAGE, f"account {user_id} is not in the ledgers up to {run_date}")
+    return decided[0].asDict()
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _render(settings, run_date, user_id, row, published, change) -> str:
+    card, rules = settings.policy.scorecard, settings.policy.limits
+    parts = [
+        f"account {user_id} on {run_date} (policy {published['policy_version']})",
+        f"  published: {published['status']}, limit {published['credit_limit']}, score "
+        f"{published['score']}, balance {published['balance']}, segment "
+        f"{published['segment'] or '-'}, reasons {list(published['reason_codes'])}",
+    ]
+    if change is not None:
+        parts.append(
+            f"  change on {run_date}: {change['change_type']} {change['old_limit']} -> "
+            f"{change['new_limit']} ({change['old_status']} -> {change['new_status']}), "
+            f"reasons {list(change['reason_codes'])}"
+        )
+    else:
+        parts.append(f"  no change on {run_date}")
+    parts += [
+        "",
+        "FEATURES",
+        table([(f, _fmt(row.get(f))) for f in FEATURE_NAMES], ("feature", "value")),
+    ]
+
+    rows = []
+    for c in card.characteristics:
+        value = row.get(c.feature)
+        got = row[points_column(c)]
+        if value is None:
+            bin_text = "missing"
+        else:
+            previous = None
+            for b in c.bins:
+                if b.below is None or value < b.below:
+                    break
+                previous = b
+            bin_text = bin_label(b, previous)
+        below = card.max_points(c) - got
+        rows.append(
+            (
+                c.label,
+                _fmt(value),
+                bin_text,
+                f"{got:+d}",
+                f"{card.max_points(c):+d}",
+                f"{below}" if below else "",
+                row[reason_column(c)] if below else "",
+            )
+        )
+    total = card.base_points + sum(row[points_column(c)] for c in card.characteristics)
+    parts += [
+        "",
+        "SCORE",
+        table(rows, ("characteristic", "value", "bin", "points", "max", "below max", "reason")),
+        f"  base {card.base_points} + points {total - card.base_points:+d} = {total}, within "
+        f"[{card.min_score}, {card.max_score}]: score {row['score']}",
+        f"  reasons (points below maximum, largest first): {list(row['reason_codes'])}; "
+        f"risk reasons: {list(row['risk_reason_codes'])}",
+    ]
+
+    steps = [
+        (
+            "old limit / status",
+            f"{row['old_limit']} / {row['old_status']}"
+            + (" (first run: initial limit)" if row.get("prev_status") is None else ""),
+        ),
+        ("score band", f"{row['d_band']}"),
+        ("frozen in the account master", _fmt(row["d_frozen"])),
+        (
+            f"a bill more than {rules.suspend_dpd} days past due",
+            f"{_fmt(row['d_delinquent'])} (current dpd {row['current_dpd']})",
+        ),
+        ("good standing (nothing past due, no 30+ in 12 months)", _fmt(row["d_good_standing"])),
+        (f"dormant (no purchase in {rules.dormant_days} days)", _fmt(row["d_dormant"])),
+        ("old limit held on the grid", _fmt(row["d_held"])),
+    ]
+    if row["old_status"] == "suspended":
+        steps += [
+            ("days suspended", _fmt(row["d_days_suspended"])),
+            (
+                f"can be reinstated (nothing due, >= {rules.reinstate_after_days} days)",
+                _fmt(row["d_can_reinstate"]),
+            ),
+            (
+                f"reinstatement limit (<= {rules.reinstate_ratio:.0%} of pre-suspension)",
+                _fmt(row["d_reinstate_limit"]),
+            ),
+        ]
+    steps += [
+        ("raise target (band max, spend x multiple)", _fmt(row["d_raise_target"])),
+        (f"raise cap (+{rules.max_increase_ratio:.0%})", _fmt(row["d_raise_cap"])),
+        (
+            f"cooled down ({rules.increase_cooldown_days} days since a raise)",
+            f"{_fmt(row['d_cooled_down'])} (last raise {_fmt(row.get('last_raise_on'))})",
+        ),
+        (f"seasoned ({rules.new_account_wait_days} days of tenure)", _fmt(row["d_seasoned"])),
+        ("wants a raise", _fmt(row["d_wants_raise"])),
+        ("cut floor (balance rounded up, min limit)", _fmt(row["d_cut_floor"])),
+        (f"cut to (band max at score + {rules.decrease_margin_points})", _fmt(row["d_cut_to"])),
+        ("wants a cut (a risk reason, not dormant-and-clean)", _fmt(row["d_wants_cut"])),
+        (
+            "DECISION",
+            f"{row['d_step']}: {row['limit_status']}, limit {row['credit_limit']}, "
+            f"reasons {list(row['change_reasons'])}",
+        ),
+    ]
+    parts += [
+        "",
+        "LIMIT DECISION (in order: closed, suspend, reinstate, increase, decrease, hold)",
+        table(steps, ("step", "value")),
+    ]
+    if row["score"] != published["score"] or row["credit_limit"] != published["credit_limit"]:
+        parts.append(
+            "  WARNING: the recomputation differs from the published run (score "
+            f"{row['score']} vs {published['score']}, limit {row['credit_limit']} vs "
+            f"{published['credit_limit']}): the inputs or the policy changed since it ran"
+        )
+    return "\n".join(parts)
