@@ -45,10 +45,8 @@ run: setup
 	$(BIN)/rerate run --date $$(date -d "$(SAMPLE_END) -1 day" +%F) --input $(SAMPLE_INPUT) --output $(SAMPLE_OUTPUT) --quiet
 	$(BIN)/rerate run --date $(SAMPLE_END) --input $(SAMPLE_INPUT) --output $(SAMPLE_OUTPUT)
 
-# Two workers, one test file each: the end-to-end tests wait on Spark start-up and small jobs
-# more than on the CPU, so two at once finish in about 60 % of the time on 2 cores.
 test: setup
-	$(BIN)/pytest -q -n 2 --dist loadfile
+	$(BIN)/pytest -q
 
 # The long fault sweep: every publish and rollback step killed, and 20 random kills (~15 min).
 test-faults: setup
