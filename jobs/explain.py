@@ -21,6 +21,7 @@ from jobs.publish import (
     previous_published_run,
     published_change_dates,
     read_report,
+    read_table,
 )
 from jobs.render import table
 from jobs.storage import Storage
@@ -62,20 +63,14 @@ def _recompute(spark, settings, storage, out, run_date, user_id):
         ).filter(mine)
 
     previous_day = previous_published_run(storage, out, run_date)
-    previous = spark.createDataFrame([], LIMITS)
-    if previous_day:
-        previous = spark.read.schema(LIMITS).parquet(out.partition("limits", previous_day))
+    previous = read_table(spark, out, "limits", [previous_day] if previous_day else [], LIMITS)
     dates = published_change_dates(storage, out, run_date)
-    history = spark.createDataFrame([], LIMIT_CHANGES)
-    if dates:
-        history = spark.read.schema(LIMIT_CHANGES).parquet(
-            *[out.partition("limit_changes", d) for d in dates]
-        )
+    history = read_table(spark, out, "limit_changes", dates, LIMIT_CHANGES)
     decided = rerate_accounts(
         accepted("accounts", [readiness.accounts_day]),
         *(accepted(ledger, readiness.complete_days[ledger]) for ledger in EVENT_LEDGERS),
-        previous.filter(mine).select(*LIMITS.fieldNames()),
-        history.filter(mine).select(*LIMIT_CHANGES.fieldNames()),
+        previous.filter(mine),
+        history.filter(mine),
         policy=settings.policy,
         as_of=run_date,
     ).collect()

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 from importlib import metadata
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 
 from jobs.config import Settings
 from jobs.failpoints import failpoint
@@ -33,6 +33,7 @@ from jobs.publish import (
     is_published,
     previous_published_run,
     published_change_dates,
+    read_table,
     write_report,
 )
 from jobs.storage import Storage
@@ -193,10 +194,10 @@ def _rerate(spark, settings, run_date, report, storage, publisher, accept_anomal
     previous_day = previous_published_run(storage, out, run_date)
     report["bootstrap"] = previous_day is None
     report["previous_run_date"] = previous_day and previous_day.isoformat()
-    previous_limits = _read_table(
+    previous_limits = read_table(
         spark, out, "limits", [previous_day] if previous_day else [], LIMITS
     )
-    history = _read_table(
+    history = read_table(
         spark, out, "limit_changes", published_change_dates(storage, out, run_date), LIMIT_CHANGES
     )
 
@@ -263,16 +264,3 @@ def _guard(report, previous_limits, limits, changes, policy, accept_anomaly) -> 
         report["warnings"].append(f"published over the guardrails: {accept_anomaly}")
         return
     raise Stop(ExitCode.BLOCKED, "guardrail: " + "; ".join(problems))
-
-
-def _read_table(
-    spark: SparkSession, out: OutputLayout, table: str, days: list[date], schema
-) -> DataFrame:
-    if not days:
-        return spark.createDataFrame([], schema)
-    return (
-        spark.read.schema(schema)
-        .option("basePath", out.table(table))
-        .parquet(*[out.partition(table, d) for d in days])
-        .select(*schema.fieldNames())
-    )

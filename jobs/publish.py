@@ -8,7 +8,8 @@ moves are journaled so that a crash half-way is finished by the next run (jobs.j
 import json
 from datetime import date
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
 
 from jobs.failpoints import failpoint
 from jobs.journal import Journal, commit
@@ -106,3 +107,17 @@ def previous_published_run(storage: Storage, layout: OutputLayout, before: date)
         if day < before and is_published(storage, layout, day):
             return day
     return None
+
+
+def read_table(
+    spark: SparkSession, layout: OutputLayout, table: str, days: list[date], schema: StructType
+) -> DataFrame:
+    """The given run dates' partitions of an output table, in the contract's columns."""
+    if not days:
+        return spark.createDataFrame([], schema)
+    return (
+        spark.read.schema(schema)
+        .option("basePath", layout.table(table))
+        .parquet(*[layout.partition(table, d) for d in days])
+        .select(*schema.fieldNames())
+    )
