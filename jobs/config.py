@@ -167,6 +167,8 @@ def _limit_rules(data: dict[str, Any]) -> LimitRules:
         "new_account_wait_days",
         "dormant_days",
         "decrease_margin_points",
+        "cash_out_days",
+        "cash_out_utilization",
         "lookback_days",
     }
     t = _table(data, "limits", keys)
@@ -196,6 +198,8 @@ def _limit_rules(data: dict[str, Any]) -> LimitRules:
         new_account_wait_days=_int(t, "limits.new_account_wait_days", low=0),
         dormant_days=_int(t, "limits.dormant_days", low=1),
         decrease_margin_points=_int(t, "limits.decrease_margin_points", low=0),
+        cash_out_days=_int(t, "limits.cash_out_days", low=0),
+        cash_out_utilization=_ratio(t, "limits.cash_out_utilization"),
         lookback_days=tuple(lookbacks),
         bands=_bands(data, step, low, high),
     )

@@ -174,7 +174,14 @@ def _render(settings, run_date, user_id, row, published, change) -> str:
             ),
         ]
     steps += [
-        ("raise target (band max, spend x multiple)", _fmt(row["d_raise_target"])),
+        (
+            "on the recovery plan (reinstated, below the pre-suspension limit)",
+            f"{_fmt(row['d_recovering'])} (pre-suspension {_fmt(row.get('pre_suspension_limit'))})",
+        ),
+        (
+            "raise target (band max; spend x multiple, or the pre-suspension limit if recovering)",
+            _fmt(row["d_raise_target"]),
+        ),
         (f"raise cap (+{rules.max_increase_ratio:.0%})", _fmt(row["d_raise_cap"])),
         (
             f"cooled down ({rules.increase_cooldown_days} days since a raise)",
@@ -183,6 +190,12 @@ def _render(settings, run_date, user_id, row, published, change) -> str:
         (f"seasoned ({rules.new_account_wait_days} days of tenure)", _fmt(row["d_seasoned"])),
         ("wants a raise", _fmt(row["d_wants_raise"])),
         ("cut floor (balance rounded up, min limit)", _fmt(row["d_cut_floor"])),
+        (
+            f"cash-out (>= {rules.cash_out_utilization:.0%} used within "
+            f"{rules.cash_out_days} days of an increase: cut to the floor)",
+            f"{_fmt(row['d_cash_out'])} (utilization {_fmt(row['utilization'])}, "
+            f"last increase {_fmt(row.get('last_increase_on'))})",
+        ),
         (f"cut to (band max at score + {rules.decrease_margin_points})", _fmt(row["d_cut_to"])),
         ("wants a cut (a risk reason, not dormant-and-clean)", _fmt(row["d_wants_cut"])),
         (
@@ -193,7 +206,8 @@ def _render(settings, run_date, user_id, row, published, change) -> str:
     ]
     parts += [
         "",
-        "LIMIT DECISION (in order: closed, suspend, reinstate, increase, decrease, hold)",
+        "LIMIT DECISION (in order: closed, suspend, reinstate, cash-out cut, increase, decrease, "
+        "hold)",
         table(steps, ("step", "value")),
     ]
     if row["score"] != published["score"] or row["credit_limit"] != published["credit_limit"]:

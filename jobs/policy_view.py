@@ -82,6 +82,16 @@ def render_policy(policy: Policy) -> str:
                     f"+{rules.min_increase_ratio:.0%}",
                 ),
                 (
+                    "recovery plan",
+                    "a reinstated account with nothing past due climbs back towards its "
+                    "pre-suspension limit, one capped increase per cool-down",
+                ),
+                (
+                    "cash-out cut",
+                    f">= {rules.cash_out_utilization:.0%} of the line used within "
+                    f"{rules.cash_out_days} days of an increase: cut to the balance floor",
+                ),
+                (
                     "decrease",
                     f"on a risk reason, score >= {rules.decrease_margin_points} points inside "
                     "a lower band; never below the balance rounded up to the grid",

@@ -13,8 +13,10 @@ SCHEMA = (
     "user_id long, status string, initial_limit decimal(18,2), score int, current_dpd int, "
     "serious_delinquencies_365d int, days_since_last_purchase int, avg_monthly_spend_180d "
     "decimal(18,2), tenure_days int, credit_purchase_count_90d long, balance decimal(18,2), "
+    "utilization double, "
     "reason_codes array<string>, risk_reason_codes array<string>, prev_limit decimal(18,2), "
-    "prev_status string, prev_score int, last_raise_on date, suspended_on date, "
+    "prev_status string, prev_score int, last_raise_on date, last_increase_on date, "
+    "suspended_on date, "
     "pre_suspension_limit decimal(18,2), suspension_reasons array<string>"
 )
 GOOD = dict(
@@ -28,12 +30,14 @@ GOOD = dict(
     tenure_days=800,
     credit_purchase_count_90d=5,
     balance=Decimal("1000.00"),
+    utilization=0.2,
     reason_codes=[],
     risk_reason_codes=[],
     prev_limit=Decimal("5000.00"),
     prev_status="active",
     prev_score=700,
     last_raise_on=None,
+    last_increase_on=None,
     suspended_on=None,
     pre_suspension_limit=None,
     suspension_reasons=None,
@@ -188,3 +192,52 @@ def test_first_run_compares_with_the_initial_limit_as_active(spark, policy):
         None,
     )
     assert (change["change_type"], change["new_limit"]) == ("increase", Decimal("7500.00"))
+
+
+RECOVERING = dict(
+    prev_status="active",
+    prev_limit=Decimal("2100.00"),  # reinstated at half of 4300
+    pre_suspension_limit=Decimal("4300.00"),
+    suspended_on=D - timedelta(days=200),
+    last_raise_on=D - timedelta(days=120),  # the reinstatement
+    serious_delinquencies_365d=1,  # the delinquency is still in the year
+    score=650,
+)
+
+
+def test_a_reinstated_account_climbs_back_in_capped_steps_while_clean(spark, policy):
+    r = decide(spark, policy, **RECOVERING)
+    assert (r["d_step"], r["credit_limit"]) == ("increase", Decimal("3100.00"))  # 2100 x 1.5
+    assert r["change_reasons"] == ["GOOD_STANDING", "RECOVERY_PLAN"]
+    last_step = decide(spark, policy, **{**RECOVERING, "prev_limit": Decimal("3100.00")})
+    assert last_step["credit_limit"] == Decimal("4300.00")  # capped at the pre-suspension limit
+    done = decide(spark, policy, **{**RECOVERING, "prev_limit": Decimal("4300.00")})
+    assert done["d_step"] == "hold"  # the year-old delinquency still blocks ordinary raises
+
+
+def test_the_recovery_waits_for_the_cooldown_and_stops_when_anything_is_late(spark, policy):
+    soon = decide(spark, policy, **{**RECOVERING, "last_raise_on": D - timedelta(days=60)})
+    assert soon["d_step"] == "hold"
+    late = decide(spark, policy, **{**RECOVERING, "current_dpd": 5})
+    assert late["d_step"] == "hold"
+
+
+def test_a_line_used_up_right_after_an_increase_is_cut_to_the_balance(spark, policy):
+    cash_out = dict(
+        prev_limit=Decimal("7500.00"),
+        last_raise_on=D - timedelta(days=10),
+        last_increase_on=D - timedelta(days=10),
+        balance=Decimal("7012.30"),
+        utilization=0.935,
+        risk_reason_codes=["HIGH_UTILIZATION"],
+    )
+    r = decide(spark, policy, **cash_out)
+    assert (r["d_step"], r["credit_limit"]) == ("decrease", Decimal("7100.00"))
+    assert r["change_reasons"] == ["UTILIZATION_SPIKE", "HIGH_UTILIZATION"]
+    a_month_on = {
+        "last_raise_on": D - timedelta(days=31),
+        "last_increase_on": D - timedelta(days=31),
+    }
+    assert decide(spark, policy, **{**cash_out, **a_month_on})["d_step"] == "hold"
+    modest = decide(spark, policy, **{**cash_out, "utilization": 0.85})
+    assert modest["d_step"] == "hold"

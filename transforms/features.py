@@ -208,27 +208,28 @@ def build_features(
             + ["current_dpd", "serious_delinquencies_365d", "bills_due_365d"],
         )
         .withColumn("balance", balance)
-        .withColumn("worst_dpd_365d", F.coalesce("worst_dpd_365d", F.lit(0)))
-        .withColumn("utilization", _share(F.greatest(F.col("balance"), zero), reference_limit))
-        .withColumn(
-            "refund_rate_180d", _share(F.col("refund_amount_180d"), F.col("purchase_amount_180d"))
-        )
-        .withColumn(
-            "credit_share_180d",
-            _share(F.col("credit_purchase_amount_180d"), F.col("purchase_amount_180d")),
-        )
-        .withColumn(
-            "installment_share_180d",
-            _share(F.col("installment_amount_180d"), F.col("credit_purchase_amount_180d")),
-        )
-        .withColumn("tenure_days", tenure)
-        .withColumn("days_since_last_purchase", F.datediff(as_of_lit, F.col("last_purchase_on")))
-        .withColumn(
-            "avg_order_value_365d",
-            _share(F.col("purchase_amount_365d"), F.col("purchase_count_365d")),
-        )
-        .withColumn(
-            "avg_monthly_spend_180d", (F.col("purchase_amount_180d") / observed_months).cast(AMOUNT)
+        .withColumns(
+            {
+                "worst_dpd_365d": F.coalesce("worst_dpd_365d", F.lit(0)),
+                "utilization": _share(F.greatest(F.col("balance"), zero), reference_limit),
+                "refund_rate_180d": _share(
+                    F.col("refund_amount_180d"), F.col("purchase_amount_180d")
+                ),
+                "credit_share_180d": _share(
+                    F.col("credit_purchase_amount_180d"), F.col("purchase_amount_180d")
+                ),
+                "installment_share_180d": _share(
+                    F.col("installment_amount_180d"), F.col("credit_purchase_amount_180d")
+                ),
+                "tenure_days": tenure,
+                "days_since_last_purchase": F.datediff(as_of_lit, F.col("last_purchase_on")),
+                "avg_order_value_365d": _share(
+                    F.col("purchase_amount_365d"), F.col("purchase_count_365d")
+                ),
+                "avg_monthly_spend_180d": (F.col("purchase_amount_180d") / observed_months).cast(
+                    AMOUNT
+                ),
+            }
         )
         .drop("credit_purchases_total", "credit_refunds_total", "payments_total", "prev_limit")
     )

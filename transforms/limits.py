@@ -20,8 +20,12 @@ DELINQUENT = "DELINQUENT"
 DELINQUENCY_CURED = "DELINQUENCY_CURED"
 HOLD_RELEASED = "HOLD_RELEASED"
 LIMIT_POLICY_RANGE = "LIMIT_POLICY_RANGE"
+RECOVERY_PLAN = "RECOVERY_PLAN"
+UTILIZATION_SPIKE = "UTILIZATION_SPIKE"
 DECISION_REASONS = (
     GOOD_STANDING,
+    RECOVERY_PLAN,
+    UTILIZATION_SPIKE,
     ACCOUNT_FROZEN,
     DELINQUENT,
     DELINQUENCY_CURED,
@@ -80,101 +84,107 @@ def decide_limits(scored: DataFrame, *, rules: LimitRules, as_of: date) -> DataF
     )
     old_status = F.when(first_run, F.lit("active")).otherwise(F.col("prev_status"))
 
-    df = (
-        scored.withColumn("old_limit", old_limit)
-        .withColumn("old_status", old_status)
-        .withColumn("d_band", band_of(F.col("score"), rules))
-        .withColumn("d_frozen", F.col("status") == "frozen")
-        .withColumn("d_delinquent", F.col("current_dpd") > rules.suspend_dpd)
-        .withColumn(
-            "d_good_standing",
-            (F.col("current_dpd") == 0) & (F.col("serious_delinquencies_365d") == 0),
-        )
-        .withColumn(
-            "d_dormant",
-            F.col("days_since_last_purchase").isNull()
-            | (F.col("days_since_last_purchase") >= rules.dormant_days),
-        )
-        # An off-grid or out-of-range old limit (only an initial limit can be) is held on the grid.
-        .withColumn("d_held", _clamp(_floor_grid(F.col("old_limit"), rules), rules))
-    )
-
-    # Reinstatement: nothing past due, suspended long enough, back at a share of the old limit.
+    band_max = _band_max_limit(F.col("score"), rules)
+    days_since_raise = F.datediff(as_of_lit, F.col("last_raise_on"))
+    days_since_increase = F.datediff(as_of_lit, F.col("last_increase_on"))
     days_suspended = F.datediff(as_of_lit, F.col("suspended_on"))
     pre_suspension = F.coalesce(F.col("pre_suspension_limit"), F.col("initial_limit"))
-    df = (
-        df.withColumn("d_days_suspended", days_suspended)
-        .withColumn(
-            "d_reinstate_limit",
-            F.least(
-                _band_max_limit(F.col("score"), rules),
+    recovery_target = _floor_grid(F.col("pre_suspension_limit"), rules)
+    spend_target = _floor_grid(
+        F.col("avg_monthly_spend_180d")
+        * _band_value(F.col("score"), rules, lambda b: b.spend_multiple).cast("decimal(10,2)"),
+        rules,
+    )
+    # One projection per level of dependence (each withColumn would re-analyse the whole plan).
+    facts = scored.withColumns(
+        {
+            "old_limit": old_limit,
+            "old_status": old_status,
+            "d_band": band_of(F.col("score"), rules),
+            "d_frozen": F.col("status") == "frozen",
+            "d_delinquent": F.col("current_dpd") > rules.suspend_dpd,
+            "d_good_standing": (F.col("current_dpd") == 0)
+            & (F.col("serious_delinquencies_365d") == 0),
+            "d_dormant": F.col("days_since_last_purchase").isNull()
+            | (F.col("days_since_last_purchase") >= rules.dormant_days),
+            "d_seasoned": F.col("tenure_days") >= rules.new_account_wait_days,
+            "d_cooled_down": days_since_raise.isNull()
+            | (days_since_raise >= rules.increase_cooldown_days),
+            # Reinstatement: nothing past due, suspended long enough, back at a share of the
+            # old limit.
+            "d_days_suspended": days_suspended,
+            "d_can_reinstate": (F.col("current_dpd") == 0)
+            & (
+                F.coalesce(days_suspended, F.lit(rules.reinstate_after_days))
+                >= rules.reinstate_after_days
+            ),
+            "d_reinstate_limit": F.least(
+                band_max,
                 F.greatest(
                     _amount(rules.min_limit),
                     _floor_grid(pre_suspension * F.lit(rules.reinstate_ratio), rules),
                 ),
             ).cast(AMOUNT),
-        )
-        .withColumn(
-            "d_can_reinstate",
-            (F.col("current_dpd") == 0)
-            & (
-                F.coalesce(days_suspended, F.lit(rules.reinstate_after_days))
-                >= rules.reinstate_after_days
-            ),
-        )
-    )
-
-    # A raise: clean, seasoned, using the line, cooled down; towards what band and spend support.
-    raise_target = F.least(
-        _band_max_limit(F.col("score"), rules),
-        _floor_grid(
-            F.col("avg_monthly_spend_180d")
-            * _band_value(F.col("score"), rules, lambda b: b.spend_multiple).cast("decimal(10,2)"),
-            rules,
-        ),
-    )
-    raise_cap = _floor_grid(F.col("d_held") * F.lit(Decimal(1) + rules.max_increase_ratio), rules)
-    min_raise = F.col("d_held") * F.lit(Decimal(1) + rules.min_increase_ratio)
-    days_since_raise = F.datediff(as_of_lit, F.col("last_raise_on"))
-    df = (
-        df.withColumn("d_raise_target", raise_target.cast(AMOUNT))
-        .withColumn("d_raise_cap", F.least(raise_cap, _amount(rules.max_limit)).cast(AMOUNT))
-        .withColumn("d_raise_to", F.least(F.col("d_raise_target"), F.col("d_raise_cap")))
-        .withColumn(
-            "d_cooled_down",
-            days_since_raise.isNull() | (days_since_raise >= rules.increase_cooldown_days),
-        )
-        .withColumn("d_seasoned", F.col("tenure_days") >= rules.new_account_wait_days)
-        .withColumn(
-            "d_wants_raise",
-            F.col("d_good_standing")
-            & ~F.col("d_dormant")
-            & F.col("d_seasoned")
-            & F.col("d_cooled_down")
-            & (F.col("credit_purchase_count_90d") > 0)
-            & (F.col("d_raise_to") >= min_raise)
-            & (F.col("d_raise_to") > F.col("d_held")),
-        )
-    )
-
-    # A cut: only on a risk reason, never for a dormant account in good standing, with a margin
-    # (the score must sit `decrease_margin_points` inside the lower band), never below the
-    # balance rounded up to the grid nor below min_limit.
-    cut_band_limit = _band_max_limit(F.col("score") + rules.decrease_margin_points, rules)
-    df = (
-        df.withColumn(
-            "d_cut_floor",
-            F.greatest(
+            # A cut never goes below the balance rounded up to the grid, nor below min_limit.
+            "d_cut_floor": F.greatest(
                 _ceil_grid(F.greatest(F.col("balance"), zero), rules), _amount(rules.min_limit)
             ),
-        )
-        .withColumn("d_cut_to", F.greatest(cut_band_limit, F.col("d_cut_floor")).cast(AMOUNT))
-        .withColumn(
-            "d_wants_cut",
-            (F.size("risk_reason_codes") > 0)
+        }
+    )
+    # An off-grid or out-of-range old limit (only an initial limit can be) is held on the grid.
+    held = facts.withColumn("d_held", _clamp(_floor_grid(F.col("old_limit"), rules), rules))
+
+    # A raise: clean, seasoned, using the line, cooled down; towards what band and spend support.
+    # A reinstated account is on the recovery plan instead: back towards its pre-suspension limit
+    # in capped steps, one per cool-down, while nothing is past due (a past serious delinquency
+    # would otherwise hold it at half for a year).
+    # A cut: only on a risk reason, never for a dormant account in good standing, with a margin
+    # (the score must sit `decrease_margin_points` inside the lower band).
+    # Cash-out: the line used up right after an increase. The unused room goes at once (no margin
+    # needed), down to the balance floor.
+    raise_cap = _floor_grid(F.col("d_held") * F.lit(Decimal(1) + rules.max_increase_ratio), rules)
+    cut_band_limit = _band_max_limit(F.col("score") + rules.decrease_margin_points, rules)
+    options = held.withColumns(
+        {
+            "d_recovering": F.coalesce(
+                (F.col("old_status") == "active")
+                & (F.col("last_raise_on") >= F.col("suspended_on"))
+                & (recovery_target > F.col("d_held")),
+                F.lit(False),
+            ),
+            "d_raise_cap": F.least(raise_cap, _amount(rules.max_limit)).cast(AMOUNT),
+            "d_cut_to": F.greatest(cut_band_limit, F.col("d_cut_floor")).cast(AMOUNT),
+            "d_cash_out": F.coalesce(
+                (F.col("old_status") == "active")
+                & (days_since_increase <= rules.cash_out_days)
+                & (F.col("utilization") >= F.lit(float(rules.cash_out_utilization)))
+                & (F.col("d_cut_floor") < F.col("d_held")),
+                F.lit(False),
+            ),
+        }
+    ).withColumn(
+        "d_raise_target",
+        F.least(
+            band_max, F.when(F.col("d_recovering"), recovery_target).otherwise(spend_target)
+        ).cast(AMOUNT),
+    )
+    eligible = F.when(F.col("d_recovering"), F.col("current_dpd") == 0).otherwise(
+        F.col("d_good_standing") & F.col("d_seasoned") & (F.col("credit_purchase_count_90d") > 0)
+    )
+    raise_to = F.least(F.col("d_raise_target"), F.col("d_raise_cap"))
+    min_raise = F.col("d_held") * F.lit(Decimal(1) + rules.min_increase_ratio)
+    wishes = options.withColumns(
+        {
+            "d_raise_to": raise_to,
+            "d_wants_raise": eligible
+            & ~F.col("d_dormant")
+            & F.col("d_cooled_down")
+            & (raise_to >= min_raise)
+            & (raise_to > F.col("d_held")),
+            "d_wants_cut": (F.size("risk_reason_codes") > 0)
             & ~(F.col("d_dormant") & F.col("d_good_standing"))
             & (F.col("d_cut_to") < F.col("d_held")),
-        )
+        }
     )
 
     was_suspended = F.col("old_status") == "suspended"
@@ -183,6 +193,7 @@ def decide_limits(scored: DataFrame, *, rules: LimitRules, as_of: date) -> DataF
         .when(F.col("d_frozen") | F.col("d_delinquent"), "suspend")
         .when(was_suspended & F.col("d_can_reinstate"), "reinstate")
         .when(was_suspended, "stay_suspended")
+        .when(F.col("d_cash_out"), "decrease")
         .when(F.col("d_wants_raise"), "increase")
         .when(F.col("d_wants_cut"), "decrease")
         .otherwise("hold")
@@ -191,6 +202,7 @@ def decide_limits(scored: DataFrame, *, rules: LimitRules, as_of: date) -> DataF
         F.when(F.col("d_step").isin("closed", "suspend", "stay_suspended"), zero)
         .when(F.col("d_step") == "reinstate", F.col("d_reinstate_limit"))
         .when(F.col("d_step") == "increase", F.col("d_raise_to"))
+        .when((F.col("d_step") == "decrease") & F.col("d_cash_out"), F.col("d_cut_floor"))
         .when(F.col("d_step") == "decrease", F.col("d_cut_to"))
         .otherwise(F.col("d_held"))
     )
@@ -199,15 +211,14 @@ def decide_limits(scored: DataFrame, *, rules: LimitRules, as_of: date) -> DataF
         .when(F.col("d_step").isin("suspend", "stay_suspended"), "suspended")
         .otherwise("active")
     )
-    return (
-        df.withColumn("d_step", step)
-        .withColumn("credit_limit", new_limit.cast(AMOUNT))
-        .withColumn("limit_status", limit_status)
-        .withColumn(
-            "segment", F.when(F.col("d_dormant") & (F.col("d_step") != "closed"), F.lit("dormant"))
-        )
-        .withColumn("account_reasons", _account_reasons())
-        .withColumn("change_reasons", _change_reasons())
+    return wishes.withColumn("d_step", step).withColumns(
+        {
+            "credit_limit": new_limit.cast(AMOUNT),
+            "limit_status": limit_status,
+            "segment": F.when(F.col("d_dormant") & (F.col("d_step") != "closed"), F.lit("dormant")),
+            "account_reasons": _account_reasons(),
+            "change_reasons": _change_reasons(),
+        }
     )
 
 
@@ -228,7 +239,8 @@ def _change_reasons() -> Column:
         ).otherwise(empty),
     )
     released = F.array_contains(F.coalesce(F.col("suspension_reasons"), empty), ACCOUNT_FROZEN)
-    cut = F.when(F.col("d_step") == "decrease", F.col("risk_reason_codes"))
+    spike = F.when(F.col("d_cash_out"), F.array(F.lit(UTILIZATION_SPIKE))).otherwise(empty)
+    cut = F.concat(spike, F.col("risk_reason_codes"))
     off_grid = F.when(F.col("d_held") < F.col("old_limit"), F.array(F.lit(LIMIT_POLICY_RANGE)))
     reasons = (
         F.when(F.col("d_step") == "suspend", suspend)
@@ -238,7 +250,12 @@ def _change_reasons() -> Column:
                 F.array(F.lit(DELINQUENCY_CURED))
             ),
         )
-        .when(F.col("d_step") == "increase", F.array(F.lit(GOOD_STANDING)))
+        .when(
+            F.col("d_step") == "increase",
+            F.when(
+                F.col("d_recovering"), F.array(F.lit(GOOD_STANDING), F.lit(RECOVERY_PLAN))
+            ).otherwise(F.array(F.lit(GOOD_STANDING))),
+        )
         .when(F.col("d_step") == "decrease", cut)
         .otherwise(F.coalesce(off_grid, empty))
     )

@@ -88,6 +88,8 @@ class LimitRules:
     new_account_wait_days: int
     dormant_days: int
     decrease_margin_points: int
+    cash_out_days: int
+    cash_out_utilization: Decimal
     lookback_days: tuple[int, ...]
     bands: tuple[Band, ...]  # best first
 

@@ -33,46 +33,51 @@ def _by_bin(characteristic: Characteristic, value_of) -> Column:
 def _sorted_reasons(scorecard: Scorecard, characteristics: tuple[Characteristic, ...]) -> Column:
     """Codes with points below maximum among `characteristics`, largest first, at most four."""
     order = scorecard.reason_codes()
-    entries = []
-    for priority, code in enumerate(order):
-        below = F.lit(0)
-        for c in characteristics:
-            got = F.col(points_column(c))
-            below = below + F.when(
-                F.col(reason_column(c)) == code, F.lit(scorecard.max_points(c)) - got
-            ).otherwise(0)
-        entries.append(
+    priority = F.create_map(*(F.lit(x) for i, code in enumerate(order) for x in (code, i)))
+    entries = F.array(
+        *(
             F.struct(
-                (-below).alias("neg_below"),
-                F.lit(priority).alias("priority"),
-                F.lit(code).alias("code"),
+                F.col(reason_column(c)).alias("code"),
+                (F.lit(scorecard.max_points(c)) - F.col(points_column(c))).alias("below"),
             )
+            for c in characteristics
         )
-    ranked = F.filter(F.array_sort(F.array(*entries)), lambda e: e["neg_below"] < 0)
+    )
+
+    def summed(code: Column) -> Column:
+        below = F.aggregate(
+            F.filter(entries, lambda e: e["code"] == code), F.lit(0), lambda t, e: t + e["below"]
+        )
+        return F.struct(
+            (-below).alias("neg_below"),
+            F.element_at(priority, code).alias("priority"),
+            code.alias("code"),
+        )
+
+    codes = F.array_distinct(F.transform(entries, lambda e: e["code"]))
+    ranked = F.filter(F.array_sort(F.transform(codes, summed)), lambda e: e["neg_below"] < 0)
     return F.transform(F.slice(ranked, 1, MAX_REASONS), lambda e: e["code"])
 
 
 def with_score(features: DataFrame, *, scorecard: Scorecard) -> DataFrame:
     """Adds points_<feature> and reason_<feature> per characteristic, `score`, `reason_codes`
     (all characteristics) and `risk_reason_codes` (risk characteristics only)."""
-    scored = features
+    columns = {}
     for c in scorecard.characteristics:
-        scored = scored.withColumn(
-            points_column(c), _by_bin(c, lambda b: scorecard.points(b.log_odds))
-        ).withColumn(reason_column(c), _by_bin(c, lambda b: b.reason))
+        columns[points_column(c)] = _by_bin(c, lambda b: scorecard.points(b.log_odds))
+        columns[reason_column(c)] = _by_bin(c, lambda b: b.reason)
     total = F.lit(scorecard.base_points)
     for c in scorecard.characteristics:
         total = total + F.col(points_column(c))
+    score = F.least(F.lit(scorecard.max_score), F.greatest(F.lit(scorecard.min_score), total))
     risk = tuple(c for c in scorecard.characteristics if c.kind == "risk")
-    return (
-        scored.withColumn(
-            "score",
-            F.least(F.lit(scorecard.max_score), F.greatest(F.lit(scorecard.min_score), total)).cast(
-                "int"
-            ),
-        )
-        .withColumn("reason_codes", _sorted_reasons(scorecard, scorecard.characteristics))
-        .withColumn("risk_reason_codes", _sorted_reasons(scorecard, risk))
+    # Two projections, not one per column: each withColumn re-analyses the whole plan.
+    return features.withColumns(columns).withColumns(
+        {
+            "score": score.cast("int"),
+            "reason_codes": _sorted_reasons(scorecard, scorecard.characteristics),
+            "risk_reason_codes": _sorted_reasons(scorecard, risk),
+        }
     )
 
 

@@ -16,6 +16,7 @@ PREVIOUS_COLUMNS = (
     "prev_status",
     "prev_score",
     "last_raise_on",
+    "last_increase_on",
     "suspended_on",
     "pre_suspension_limit",
     "suspension_reasons",
@@ -23,7 +24,8 @@ PREVIOUS_COLUMNS = (
 
 
 def summarize_history(limit_changes: DataFrame, *, before: date) -> DataFrame:
-    """Per user: the last raise (increase or reinstatement) and the latest suspension."""
+    """Per user: the last raise (increase or reinstatement), the last increase proper and the
+    latest suspension."""
     earlier = limit_changes.filter(F.col("run_date") < F.lit(before))
     raised = F.col("change_type").isin("increase", "reinstate")
     latest_suspension = F.max_by(
@@ -34,11 +36,15 @@ def summarize_history(limit_changes: DataFrame, *, before: date) -> DataFrame:
         earlier.groupBy("user_id")
         .agg(
             F.max(F.when(raised, F.col("run_date"))).alias("last_raise_on"),
+            F.max(F.when(F.col("change_type") == "increase", F.col("run_date"))).alias(
+                "last_increase_on"
+            ),
             latest_suspension.alias("suspension"),
         )
         .select(
             "user_id",
             "last_raise_on",
+            "last_increase_on",
             F.col("suspension.run_date").alias("suspended_on"),
             F.col("suspension.old_limit").alias("pre_suspension_limit"),
             F.col("suspension.reason_codes").alias("suspension_reasons"),
