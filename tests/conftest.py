@@ -7,6 +7,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from jobs.config import load_policy
+from tests.two_nights import make_world
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 VENV_BIN = Path(__file__).resolve().parent.parent / ".venv" / "bin"
@@ -32,3 +33,9 @@ def spark():
 @pytest.fixture(scope="session")
 def policy():
     return load_policy(CONF_DIR / "policy.toml")
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory):
+    """A tiny ledger with D-1 published (`base`) and D-1 + D published (`reference`)."""
+    return make_world(tmp_path_factory)

@@ -15,14 +15,13 @@ import time
 import pytest
 
 from tests.e2e import RERATE, is_published, rerate
-from tests.test_faults_e2e import (
+from tests.two_nights import (
     BEFORE,
     D,
     assert_nothing_partial,
     assert_same_as_undisturbed,
     fresh_output,
     run_d,
-    world,  # noqa: F401 - the shared fixture
 )
 
 pytestmark = pytest.mark.soak
@@ -31,7 +30,7 @@ ROLLBACK_STEPS = 7
 RANDOM_KILLS = 20
 
 
-def test_a_kill_before_each_publish_step(world, tmp_path):  # noqa: F811
+def test_a_kill_before_each_publish_step(world, tmp_path):
     out = fresh_output(world, tmp_path)
     for step in range(RERUN_PUBLISH_STEPS):
         killed = run_d(world, out, f"kill@publish:{step}")
@@ -43,7 +42,7 @@ def test_a_kill_before_each_publish_step(world, tmp_path):  # noqa: F811
     assert_same_as_undisturbed(world, out)
 
 
-def test_kills_at_random_moments(world, tmp_path):  # noqa: F811
+def test_kills_at_random_moments(world, tmp_path):
     out = fresh_output(world, tmp_path)
     started = time.monotonic()
     assert run_d(world, out).returncode == 0
@@ -74,7 +73,7 @@ def test_kills_at_random_moments(world, tmp_path):  # noqa: F811
     assert_same_as_undisturbed(world, out)
 
 
-def test_a_kill_before_each_rollback_step(world, tmp_path):  # noqa: F811
+def test_a_kill_before_each_rollback_step(world, tmp_path):
     for step in range(ROLLBACK_STEPS):
         out = tmp_path / f"output-{step}"
         shutil.copytree(world["reference"], out)
