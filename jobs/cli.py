@@ -125,6 +125,34 @@ def _print_outcome(result, quiet: bool) -> None:
 
 
 @cli.command()
+@click.option("--start", type=DATE, required=True, help="The first date of the range.")
+@click.option("--end", type=DATE, required=True, help="The last date of the range.")
+@click.option(
+    "--rerun",
+    is_flag=True,
+    help="Run every date of the range, even those already published (e.g. after a policy change).",
+)
+@paths_options
+@click.pass_context
+def backfill(ctx, start: date, end: date, rerun: bool, input_path, output_path) -> None:
+    """Every date from START to END in order, resuming after the last published one; stops at
+    the first date that does not publish, with its exit code."""
+    from jobs.backfill import backfill as run_range
+    from jobs.backfill import stop_message
+    from jobs.outcome import Stop
+
+    settings = _settings(ctx)
+    try:
+        done = run_range(_spark(settings), settings, start, end, rerun=rerun, echo=click.echo)
+    except Stop as stop:
+        click.echo(f"rerate backfill: {stop.reason}", err=True)
+        sys.exit(stop.code)
+    if done.stopped:
+        click.echo(stop_message(done.stopped, done.not_run), err=True)
+    sys.exit(done.exit_code)
+
+
+@cli.command()
 @click.option("--date", "run_date", type=DATE, required=True, help="The run date D.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @paths_options
@@ -177,6 +205,44 @@ def rollback(ctx, run_date: date, reason: str, input_path, output_path) -> None:
     )
     current = done.current_run.isoformat() if done.current_run else "none (no earlier run)"
     click.echo(f"  the current published run is now: {current}")
+
+
+@cli.command()
+@click.option("--date", "run_date", type=DATE, required=True, help="A published run date.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@paths_options
+@click.pass_context
+def report(ctx, run_date: date, fmt: str, input_path, output_path) -> None:
+    """A published run's figures: changes and reasons, score and limit distributions, band
+    migration; also written as a page, runs/run_date=D/report.html."""
+    import json
+
+    from jobs.layout import OutputLayout
+    from jobs.outcome import Stop
+    from jobs.report import run_figures
+    from jobs.report_view import report_html, report_text
+    from jobs.storage import Storage
+
+    settings = _settings(ctx)
+    spark = _spark(settings)
+    try:
+        figures = run_figures(spark, settings, run_date)
+    except Stop as stop:
+        click.echo(f"rerate report: {stop.reason}", err=True)
+        sys.exit(stop.code)
+    page = OutputLayout(settings.output_path).report_page(run_date)
+    try:
+        Storage(spark).write_text(page, report_html(figures))
+        figures["page"] = page
+    except Exception as e:  # noqa: BLE001 - a read-only output still gets the figures
+        figures["page"] = None
+        click.echo(f"rerate report: the page could not be written at {page}: {e}", err=True)
+    if fmt == "json":
+        click.echo(json.dumps(figures, indent=2, default=str))
+        return
+    click.echo(report_text(figures))
+    if figures["page"]:
+        click.echo(f"\n  page: {page}")
 
 
 @cli.command()
