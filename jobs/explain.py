@@ -106,7 +106,7 @@ def _render(settings, run_date, user_id, row, published, change) -> str:
     parts += [
         "",
         "FEATURES",
-        table([(f, _fmt(row.get(f))) for f in FEATURE_NAMES], ("feature", "value")),
+        table([(f, _fmt(row.get(f))) for f in FEATURE_NAMES], ("feature", "value"), left=(0, 1)),
     ]
 
     rows = []
@@ -138,7 +138,11 @@ def _render(settings, run_date, user_id, row, published, change) -> str:
     parts += [
         "",
         "SCORE",
-        table(rows, ("characteristic", "value", "bin", "points", "max", "below max", "reason")),
+        table(
+            rows,
+            ("characteristic", "value", "bin", "points", "max", "below max", "reason"),
+            left=(0, 2, 6),
+        ),
         f"  base {card.base_points} + points {total - card.base_points:+d} = {total}, within "
         f"[{card.min_score}, {card.max_score}]: score {row['score']}",
         f"  reasons (points below maximum, largest first): {list(row['reason_codes'])}; "
@@ -208,7 +212,7 @@ def _render(settings, run_date, user_id, row, published, change) -> str:
         "",
         "LIMIT DECISION (in order: closed, suspend, reinstate, cash-out cut, increase, decrease, "
         "hold)",
-        table(steps, ("step", "value")),
+        table(steps, ("step", "value"), left=(0, 1)),
     ]
     if row["score"] != published["score"] or row["credit_limit"] != published["credit_limit"]:
         parts.append(

@@ -52,6 +52,9 @@ class OutputLayout:
     def report(self, run_date: date) -> str:
         return f"{self.partition('runs', run_date)}/report.json"
 
+    def report_page(self, run_date: date) -> str:
+        return f"{self.partition('runs', run_date)}/report.html"
+
     def attempt_report(self, run_date: date, attempt_id: str) -> str:
         return f"{self.partition('runs', run_date)}/attempts/{attempt_id}.json"
 

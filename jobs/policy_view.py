@@ -33,6 +33,7 @@ def render_policy(policy: Policy) -> str:
                 ),
             ],
             ("scaling", "value"),
+            left=(0, 1),
         ),
         "",
         "Each bin's points = round(factor x its ln-odds contribution); a bin below the",
@@ -48,7 +49,7 @@ def render_policy(policy: Policy) -> str:
         parts += [
             "",
             f"{c.label} ({c.feature}; {c.kind}, {c.monotone}; max {card.max_points(c):+d})",
-            table(rows, ("value", "points", "reason")),
+            table(rows, ("value", "points", "reason"), left=(0, 2)),
         ]
     parts += [
         "",
@@ -100,6 +101,7 @@ def render_policy(policy: Policy) -> str:
                 ("look-back windows", ", ".join(f"{d} days" for d in rules.lookback_days)),
             ],
             ("rule", "setting"),
+            left=(0, 1),
         ),
         "",
         "GUARDRAILS",
@@ -117,6 +119,7 @@ def render_policy(policy: Policy) -> str:
                 ("total granted limit move (exit 5)", f"> {guard.max_total_limit_change:.0%}"),
             ],
             ("guardrail", "blocks when"),
+            left=(0, 1),
         ),
     ]
     return "\n".join(parts)

@@ -1,14 +1,15 @@
 """Plain-text rendering of run figures for a terminal."""
 
 
-def table(rows: list[tuple], headers: tuple[str, ...]) -> str:
+def table(rows: list[tuple], headers: tuple[str, ...], left: tuple[int, ...] = (0,)) -> str:
+    """Columns padded to width; those in `left` aligned left, the others (numbers) right."""
     cells = [tuple(str(c) for c in headers)] + [tuple(str(c) for c in r) for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     lines = [
         "  ".join(
-            c.rjust(w) if j else c.ljust(w)
+            c.ljust(w) if j in left else c.rjust(w)
             for j, (c, w) in enumerate(zip(row, widths, strict=True))
-        )
+        ).rstrip()
         for row in cells
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -32,6 +33,7 @@ def render_run_summary(report: dict, report_path: str) -> str:
                 for c, n in changes.items()
             ],
             ("change", "accounts", "top reasons"),
+            left=(0, 2),
         ),
         "",
         table([(q, v) for q, v in d["score"]["quantiles"].items()], ("score quantile", "score")),
@@ -65,6 +67,7 @@ def render_checks(checks: list[dict]) -> str:
     return table(
         [(c["name"], check_outcome(c), check_detail(c)) for c in checks],
         ("check", "result", "detail"),
+        left=(0, 1, 2),
     )
 
 
@@ -84,7 +87,11 @@ def render_findings(findings: dict) -> str:
     ]
     if ledgers:
         parts += [
-            table(ledgers, ("ledger", "rows on D", "refused", "share", "refused by reason")),
+            table(
+                ledgers,
+                ("ledger", "rows on D", "refused", "share", "refused by reason"),
+                left=(0, 4),
+            ),
             "",
         ]
     parts += [f"  warning: {w}" for w in findings["warnings"]]

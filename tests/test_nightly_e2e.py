@@ -8,6 +8,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
+from jobs.report_view import report_text
 from tests.e2e import read_table, report, rerate, small_profile
 
 END = "2026-05-31"
@@ -238,3 +239,28 @@ def test_explain_shows_each_step_and_agrees_with_the_published_run(book):
     assert unknown.stderr.strip().splitlines()[-1] == (
         f"rerate explain: account 999999999 is not in the run of {END}"
     )
+
+
+def test_report_figures_agree_with_the_tables_and_the_page_is_written(book):
+    args = ("--output", str(book["output"]))
+    shown = rerate("report", "--date", END, "--format", "json", *args, conf=book["conf"])
+    assert shown.returncode == 0, shown.stderr
+    figures = json.loads(shown.stdout)
+    changes = read_table(book["output"], "limit_changes", END)
+    limits = read_table(book["output"], "limits", END)
+    by_type = changes["change_type"].value_counts().to_dict()
+    assert {k: v for k, v in figures["changes"].items() if v} == by_type
+    assert sum(figures["score_histogram"]["now"].values()) == (limits["status"] != "closed").sum()
+    active = limits[limits["status"] == "active"]
+    assert sum(b["accounts"] for b in figures["limit_distribution"]) == len(active)
+    migration = figures["band_migration"]["matrix"]
+    assert sum(sum(row.values()) for row in migration.values()) == len(limits)
+    suspended_now = sum(row["suspended"] for row in migration.values())
+    assert suspended_now == (limits["status"] == "suspended").sum()
+    page = book["output"] / "runs" / f"run_date={END}" / "report.html"
+    assert figures["page"].endswith("report.html") and page.exists()
+    html = page.read_text()
+    assert html.count("<svg") == 2 and "Band migration" in html and "<script" not in html
+    text = report_text(figures)
+    for heading in ("CHANGES", "SCORES", "ACTIVE LIMITS", "BAND MIGRATION"):
+        assert heading in text
