@@ -1,0 +1,85 @@
+"""The README's example analyst queries, run as written (path aside) against a generated run's
+output, each checked against the same question answered with pandas."""
+
+import re
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from tests.e2e import ROOT
+
+SAMPLE_OUTPUT = "data/sample/output"
+MARKED = re.compile(r"<!-- analyst-query: (\w+) (\w+) -->\n```\w*\n(.*?)```", re.S)
+
+
+def readme_queries() -> dict[str, tuple[str, str]]:
+    found = MARKED.findall((ROOT / "README.md").read_text())
+    return {name: (engine, code) for engine, name, code in found}
+
+
+@pytest.fixture(scope="module")
+def output(world) -> Path:
+    return world["reference"]
+
+
+def query(name: str, output: Path) -> str:
+    return readme_queries()[name][1].replace(SAMPLE_OUTPUT, str(output))
+
+
+def all_changes(output: Path) -> pd.DataFrame:
+    files = sorted(output.glob("limit_changes/*/*.parquet"))
+    changes = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    changes["run_date"] = pd.to_datetime(changes["run_date"])
+    return changes
+
+
+def test_the_readme_has_every_query_this_file_runs():
+    assert {name: engine for name, (engine, _) in readme_queries().items()} == {
+        "cut_twice": "duckdb",
+        "suspension_reasons": "pandas",
+        "band_moves": "spark",
+    }
+
+
+def test_accounts_cut_twice_in_30_days_with_duckdb(output):
+    found = duckdb.sql(query("cut_twice", output)).df()
+    changes = all_changes(output)
+    recent = changes[changes["run_date"] > changes["run_date"].max() - pd.Timedelta(days=30)]
+    cuts = recent[recent["change_type"].isin(["decrease", "suspend"])]
+    per_user = cuts.groupby("user_id").size()
+    expected = sorted(per_user[per_user >= 2].index)
+    assert sorted(found["user_id"]) == expected
+    assert (found["cuts"] >= 2).all()
+
+
+def test_the_reasons_behind_the_weeks_suspensions_with_pandas(output):
+    scope: dict = {}
+    exec(query("suspension_reasons", output), scope)  # noqa: S102 - the README's own code
+    changes = all_changes(output)
+    recent = changes["run_date"] > changes["run_date"].max() - pd.Timedelta(days=7)
+    suspended = changes[recent & (changes["change_type"] == "suspend")]
+    assert len(suspended) > 0, "the generated run should suspend someone"
+    expected = suspended.explode("reason_codes")["reason_codes"].value_counts()
+    assert scope["reasons"].sort_index().to_dict() == expected.sort_index().to_dict()
+    hold_or_late = {"DELINQUENT", "ACCOUNT_FROZEN"}
+    assert all(hold_or_late & set(codes) for codes in scope["week"]["reason_codes"])
+
+
+def test_band_moves_between_the_last_two_runs_with_spark_sql(spark, output, policy):
+    moves = spark.sql(query("band_moves", output)).toPandas()
+    files = sorted(output.glob("limits/*/*.parquet"))
+    limits = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    last_two = sorted(limits["run_date"].unique())[-2:]
+    before = limits[limits["run_date"] == last_two[0]].set_index("user_id")
+    now = limits[limits["run_date"] == last_two[1]].set_index("user_id")
+    assert moves["accounts"].sum() == len(now.index.intersection(before.index))
+    edges = [(b.name, b.min_score) for b in policy.limits.bands]
+    # the README hard-codes the policy's band edges: they must still be the policy's
+    assert edges == [("A", 680), ("B", 640), ("C", 600), ("D", 540), ("E", 0)]
+    stayed_suspended = (
+        (before["status"] == "suspended") & (now.reindex(before.index)["status"] == "suspended")
+    ).sum()
+    row = moves[(moves["band_before"] == "suspended") & (moves["band_now"] == "suspended")]
+    assert int(row["accounts"].sum()) == stayed_suspended
