@@ -12,7 +12,7 @@ SAMPLE_SEED ?= 7
 SAMPLE_INPUT := data/sample/input
 SAMPLE_OUTPUT := data/sample/output
 
-.PHONY: setup java run test test-faults lint package clean
+.PHONY: setup java run test test-faults test-airflow lint package clean
 
 setup: java $(STAMP)
 
@@ -51,6 +51,18 @@ test: setup
 # The long fault sweep: every publish and rollback step killed, and 20 random kills (~15 min).
 test-faults: setup
 	$(BIN)/pytest -q -m soak tests/soak
+
+# Real Apache Airflow, pinned, in its own venv (its dependencies would fight the job's): ~40 s once.
+AIRFLOW_VENV := $(VENV)/airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed-3.3.2
+$(AIRFLOW_STAMP):
+	rm -rf $(AIRFLOW_VENV)
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/pip install -q apache-airflow-core==3.3.2 apache-airflow-providers-standard==1.21.0
+	touch $(AIRFLOW_STAMP)
+
+test-airflow: setup $(AIRFLOW_STAMP)
+	$(BIN)/pytest -q -m airflow tests/airflow
 
 lint: setup
 	$(BIN)/ruff check jobs transforms tests
