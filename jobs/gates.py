@@ -45,19 +45,18 @@ def reject_share(
     ledger fails. Returns the finding and per-ledger figures for the report's inputs."""
     figures, problems = {}, []
     for ledger, rows in checked.items():
-        today = rows.filter(F.col("dt") == F.lit(run_date))
-        by_reason = {
-            r[0]: int(r[1])
-            for r in today.filter(F.col(REJECT_REASON).isNotNull())
-            .groupBy(REJECT_REASON)
+        # one pass per ledger: (recorded on D?, reject reason) -> rows
+        counts = (
+            rows.groupBy((F.col("dt") == F.lit(run_date)).alias("today"), REJECT_REASON)
             .count()
             .collect()
-        }
-        total = today.count()
+        )
+        by_reason = {r[REJECT_REASON]: int(r["count"]) for r in counts if r["today"] and r[1]}
+        total = sum(int(r["count"]) for r in counts if r["today"])
         rejected = sum(by_reason.values())
         share = rejected / total if total else 0.0
         figures[ledger] = {
-            "rows_read": rows.count(),
+            "rows_read": sum(int(r["count"]) for r in counts),
             "rows_recorded_on_run_date": total,
             "rejected_on_run_date": rejected,
             "rejects_by_reason": dict(sorted(by_reason.items())),
