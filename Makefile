@@ -12,7 +12,7 @@ SAMPLE_SEED ?= 7
 SAMPLE_INPUT := data/sample/input
 SAMPLE_OUTPUT := data/sample/output
 
-.PHONY: setup java run test test-faults test-airflow lint package clean
+.PHONY: setup java run test test-faults test-airflow test-cluster lint package clean
 
 setup: java $(STAMP)
 
@@ -48,9 +48,10 @@ run: setup
 test: setup
 	$(BIN)/pytest -q
 
-# The long fault sweep: every publish and rollback step killed, and 20 random kills (~15 min).
+# The long fault tests: every publish and rollback step killed, 20 random kills, a full disk
+# (~30 min; CI runs them after `make test`).
 test-faults: setup
-	$(BIN)/pytest -q -m soak tests/soak
+	$(BIN)/pytest -q -m soak
 
 # Real Apache Airflow, pinned, in its own venv (its dependencies would fight the job's): ~40 s once.
 AIRFLOW_VENV := $(VENV)/airflow
@@ -63,6 +64,10 @@ $(AIRFLOW_STAMP):
 
 test-airflow: setup $(AIRFLOW_STAMP)
 	$(BIN)/pytest -q -m airflow tests/airflow
+
+# A Spark standalone master and two workers on 127.0.0.1; the packaged job submitted to it (~5 min).
+test-cluster: package
+	$(BIN)/pytest -q -s -m cluster tests/cluster
 
 lint: setup
 	$(BIN)/ruff check jobs transforms tests
