@@ -12,13 +12,26 @@ ROOT = Path(__file__).resolve().parent.parent
 RERATE = Path(sys.executable).parent / "rerate"
 
 
+# For short runs on tiny ledgers, which are CPU-bound on compiling, not computing: the quick JIT
+# and no whole-stage code generation make each `rerate` ~20 % faster (measured 26-29 s against
+# 34 s a night). Production profiles keep Spark's defaults.
+TINY_DATA_SETTINGS = {
+    "spark.sql.shuffle.partitions": "1",
+    "spark.ui.enabled": "false",
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.adaptive.enabled": "false",
+    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+}
+
+
 def small_profile(folder: Path) -> Path:
-    """A small local profile: two cores, two shuffle partitions."""
+    """A small local profile for tiny ledgers: two cores, settings for short runs."""
     path = folder / "test.toml"
+    settings = "".join(f'"{key}" = "{value}"\n' for key, value in TINY_DATA_SETTINGS.items())
     path.write_text(
         f'extends = "{ROOT / "conf" / "base.toml"}"\n'
         '[spark]\nmaster = "local[2]"\n'
-        '[spark.settings]\n"spark.sql.shuffle.partitions" = "2"\n"spark.ui.enabled" = "false"\n'
+        f"[spark.settings]\n{settings}"
     )
     return path
 

@@ -25,18 +25,14 @@ from tests.two_nights import (
 
 def test_kills_mid_publish_and_an_exception_before_publish_leave_nothing_partial(world, tmp_path):
     out = fresh_output(world, tmp_path)
-    # The first publish of D, killed between moving `limits` in and moving `limit_changes` in.
-    killed = run_d(world, out, "kill@publish:3")
-    assert killed.returncode == -9
-    assert not is_published(out, D)
-    assert_nothing_partial(world, out)
-    # The next run finishes that publish first, then reruns D and is killed after the old
-    # `limit_changes` went to trash but before the new one moved in.
+    # The first publish of D, killed half-way through its steps (`make test-faults` kills
+    # before every step, and at random moments).
     killed = run_d(world, out, "kill@publish:5")
     assert killed.returncode == -9
     assert not is_published(out, D)
     assert_nothing_partial(world, out)
-    # An exception between writing and publishing: exit 1, and D's published run stays.
+    # The next run finishes that publish first, then reruns D and meets an exception between
+    # writing and publishing: exit 1, and D's published run stays.
     failed = run_d(world, out, "raise@staged")
     assert failed.returncode == 1, failed.stderr
     assert "InjectedFault" in failed.stderr and "Traceback" not in failed.stderr
@@ -49,6 +45,7 @@ def test_kills_mid_publish_and_an_exception_before_publish_leave_nothing_partial
     assert_same_as_undisturbed(world, out)
 
 
+@pytest.mark.soak  # every rollback step is killed in tests/soak; this one reads as the example
 def test_a_rollback_killed_half_way_is_finished_by_the_next_run(world, tmp_path):
     out = tmp_path / "output"
     shutil.copytree(world["reference"], out)
@@ -83,6 +80,7 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
+@pytest.mark.soak  # two runs on a tmpfs: in the long suite, with the kills
 def test_a_full_disk_fails_the_run_and_leaves_the_published_state(world, small_disk):
     out = small_disk / "output"
     shutil.copytree(world["base"], out)
