@@ -4,6 +4,8 @@ ready, and a refusal to rewrite history under later published runs."""
 
 import shutil
 
+import pytest
+
 from tests.e2e import is_published, rerate
 from tests.two_nights import BEFORE, D, assert_same_as_undisturbed, fresh_output
 
@@ -15,6 +17,7 @@ def backfill(world, out, *args: str):
     return rerate(*command, conf=world["conf"])
 
 
+@pytest.mark.soak  # make test keeps the resumed backfill, checked the same way
 def test_a_backfill_gives_what_running_the_dates_one_by_one_gives(world, tmp_path):
     out = tmp_path / "output"
     done = backfill(world, out, "--start", BEFORE, "--end", D)

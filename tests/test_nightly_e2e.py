@@ -114,6 +114,7 @@ def test_the_bootstrap_compares_with_initial_limits(book):
     assert all(c.old_limit == initial[c.user_id] for c in changes.itertuples())
 
 
+@pytest.mark.soak  # also shown by the fault tests' undisturbed rerun of a published D
 def test_a_rerun_replaces_the_date_whole(book):
     out = book["output"]
     first = read_table(out, "limits", END).sort_values("user_id").reset_index(drop=True)
