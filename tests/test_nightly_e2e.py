@@ -135,6 +135,7 @@ def test_a_rerun_replaces_the_date_whole(book):
     assert not (out / "_staging").exists() or not any((out / "_staging").iterdir())
 
 
+@pytest.mark.soak  # in the long suite: make test measured over 15 minutes with it
 def test_dry_run_publishes_nothing(book, tmp_path):
     out = tmp_path / "out"
     done = rerate(
