@@ -12,7 +12,7 @@ SAMPLE_SEED ?= 7
 SAMPLE_INPUT := data/sample/input
 SAMPLE_OUTPUT := data/sample/output
 
-.PHONY: setup java run test test-faults test-airflow test-cluster lint package clean
+.PHONY: setup java run test test-faults test-airflow test-cluster bench lint package clean
 
 setup: java $(STAMP)
 
@@ -68,6 +68,13 @@ test-airflow: setup $(AIRFLOW_STAMP)
 # A Spark standalone master and two workers on 127.0.0.1; the packaged job submitted to it (~5 min).
 test-cluster: package
 	$(BIN)/pytest -q -s -m cluster tests/cluster
+
+# The nightly run at a real book's size against the Spark and DuckDB floors (README: Performance).
+# The book is generated once into data/bench/; BENCH_USERS=100000 BENCH_SCALES= for a quick look.
+BENCH_USERS ?= 1000000
+BENCH_SCALES ?= 250000,500000
+bench: setup
+	$(BIN)/python -m tests.bench.run --users $(BENCH_USERS) --scales "$(BENCH_SCALES)"
 
 lint: setup
 	$(BIN)/ruff check jobs transforms tests

@@ -9,7 +9,7 @@ import pytest
 from tests.e2e import is_published, rerate
 from tests.two_nights import BEFORE, D, assert_same_as_undisturbed, fresh_output
 
-AFTER = "2026-05-01"  # the generated ledger ends on D: this date is never ready
+AFTER = "2026-06-01"  # the generated ledger ends on D: this date is never ready
 
 
 def backfill(world, out, *args: str):

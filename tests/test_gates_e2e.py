@@ -12,7 +12,6 @@ import pytest
 
 from tests.e2e import (
     ROOT,
-    generate,
     is_published,
     read_table,
     report,
@@ -20,14 +19,13 @@ from tests.e2e import (
     run_date,
     small_profile,
 )
-
-BEFORE, D = "2026-05-30", "2026-05-31"
+from tests.two_nights import BEFORE, D
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    """400 accounts; a policy judging volume from 20 rows a day (the default 200 suits a real
-    book); D-1 published in `base`."""
+def world(world, tmp_path_factory):
+    """The shared ledger (400 accounts) with D-1 published in `base`, and a profile whose policy
+    judges volume from 20 rows a day (the default 200 suits a real book)."""
     root = tmp_path_factory.mktemp("gates")
     policy = root / "policy.toml"
     policy.write_text(
@@ -37,10 +35,7 @@ def world(tmp_path_factory):
     )
     conf = small_profile(root)
     conf.write_text(conf.read_text() + f'[paths]\npolicy = "{policy}"\n')
-    inputs, base = root / "input", root / "base"
-    generate(inputs, conf, users=400, days=120, end=D)
-    assert run_date(BEFORE, inputs, base, conf, "--quiet").returncode == 0
-    return {"conf": conf, "input": inputs, "base": base}
+    return {"conf": conf, "input": world["input"], "base": world["base"]}
 
 
 def copy(world, tmp_path: Path) -> tuple[Path, Path]:

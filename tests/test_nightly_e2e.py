@@ -9,40 +9,20 @@ import pandas as pd
 import pytest
 
 from jobs.report_view import report_text
-from tests.e2e import read_table, report, rerate, small_profile
+from tests.e2e import read_table, report, rerate
+from tests.two_nights import BEFORE as DAY_BEFORE
+from tests.two_nights import D as END
 
-END = "2026-05-31"
-DAY_BEFORE = "2026-05-30"
 STEP, MIN_LIMIT, MAX_LIMIT = Decimal("100"), Decimal("500"), Decimal("50000")
 
 
 @pytest.fixture(scope="module")
-def book(tmp_path_factory):
-    """A generated ledger and two published nights (a bootstrap, then a normal night)."""
-    root = tmp_path_factory.mktemp("book")
-    conf = small_profile(root)
-    inputs, output = root / "input", root / "output"
-    made = rerate(
-        "generate",
-        "--users",
-        "400",
-        "--days",
-        "120",
-        "--end-date",
-        END,
-        "--seed",
-        "3",
-        "--input",
-        str(inputs),
-        conf=conf,
-    )
-    assert made.returncode == 0, made.stderr
-    for day in (DAY_BEFORE, END):
-        done = rerate(
-            "run", "--date", day, "--input", str(inputs), "--output", str(output), conf=conf
-        )
-        assert done.returncode == 0, done.stderr
-    return {"conf": conf, "input": inputs, "output": output, "root": root, "stdout": done.stdout}
+def book(world, tmp_path_factory):
+    """The shared ledger and its two published nights (a bootstrap, then a normal night), in a
+    copy these tests may change."""
+    output = tmp_path_factory.mktemp("book") / "output"
+    shutil.copytree(world["reference"], output)
+    return {**world, "output": output}
 
 
 def test_a_published_run_has_its_tables_markers_and_report(book):

@@ -1,26 +1,37 @@
-"""Two nights on a tiny generated ledger, shared by the fault, backfill and soak tests (the
-`world` fixture in conftest): an output with D-1 published, and a reference with D-1 and an
-undisturbed D; and the checks that compare an output with them."""
+"""Two nights on a small generated ledger, generated once for the whole suite (the `world`
+fixture in conftest) and shared by the nightly, gates, fault, backfill and soak tests: an output
+with D-1 published, and a reference with D-1 and an undisturbed D; and the checks that compare
+an output with them."""
 
 import shutil
 from pathlib import Path
 
 from tests.e2e import generate, is_published, run_date, small_profile, table_rows
 
-BEFORE, D = "2026-04-29", "2026-04-30"
+BEFORE, D = "2026-05-30", "2026-05-31"
+USERS, DAYS = 400, 120
 TABLES = ("limits", "limit_changes", "rejects")
 
 
 def make_world(tmp_path_factory) -> dict:
-    """A tiny ledger; `base` has D-1 published, `reference` has D-1 and an undisturbed D."""
+    """The ledger; `base` has D-1 published, `reference` has D-1 and an undisturbed D (the
+    bootstrap, then a normal night); `stdout` is what the run of D printed. Tests copy the
+    outputs before changing anything."""
     root = tmp_path_factory.mktemp("two-nights")
     conf = small_profile(root)
     inputs, base, reference = root / "input", root / "base", root / "reference"
-    generate(inputs, conf, users=150, days=60, end=D)
+    generate(inputs, conf, users=USERS, days=DAYS, end=D)
     assert run_date(BEFORE, inputs, base, conf, "--quiet").returncode == 0
     shutil.copytree(base, reference)
-    assert run_date(D, inputs, reference, conf, "--quiet").returncode == 0
-    return {"conf": conf, "input": inputs, "base": base, "reference": reference}
+    night = run_date(D, inputs, reference, conf)
+    assert night.returncode == 0, night.stderr
+    return {
+        "conf": conf,
+        "input": inputs,
+        "base": base,
+        "reference": reference,
+        "stdout": night.stdout,
+    }
 
 
 def fresh_output(world, folder: Path) -> Path:

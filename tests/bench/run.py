@@ -1,0 +1,256 @@
+"""`make bench`: the nightly run at a real book's size against the least any job must do.
+
+Generates (once, cached under data/bench/) a book of --users accounts with a year of ledger, then
+times on it, one after the other: the nightly run for the last day after a run for the day before;
+the full recompute; the Spark floor and the DuckDB floor (tests/bench/floors.py); the nightly run
+with only 90 days of history. Then the nightly run alone at each of --scales. Prints the figures
+and writes them to data/bench/result.json.
+"""
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import click
+import psutil
+import pyarrow.parquet as pq
+
+from tests.bench.measure import Measured, measure
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+LEDGERS = ("transactions", "repayments", "accounts")
+TARGETS = {
+    "full_over_spark_floor": 1.5,
+    "nightly_over_duckdb_floor": 1.0,
+    "year_over_90_days": 1.2,
+}
+SEED = 11
+
+
+class BenchFailed(click.ClickException):
+    exit_code = 1
+
+
+def rerate(*args: str) -> list[str]:
+    return [str(BIN / "rerate"), *args]
+
+
+def checked(step: str, result: Measured) -> Measured:
+    if result.exit_code != 0:
+        raise BenchFailed(f"{step} exited {result.exit_code}:\n{result.stderr_tail}")
+    return result
+
+
+def book(folder: Path, users: int, days: int, end: date) -> Path:
+    """The generated input of `users` accounts, made once and reused while its marker is there."""
+    inputs = folder / "input"
+    if not (inputs / ".complete").exists():
+        shutil.rmtree(inputs, ignore_errors=True)
+        click.echo(f"generating {users:,} accounts x {days} days into {inputs} (once) ...")
+        made = checked(
+            "generate",
+            measure(
+                rerate(
+                    "generate",
+                    "--users",
+                    str(users),
+                    "--days",
+                    str(days),
+                    "--end-date",
+                    end.isoformat(),
+                    "--seed",
+                    str(SEED),
+                    "--input",
+                    str(inputs),
+                )
+            ),
+        )
+        click.echo(f"  generated in {made.seconds:.0f} s")
+        (inputs / ".complete").touch()
+    return inputs
+
+
+def ledger_sizes(inputs: Path) -> dict:
+    """Rows (from the Parquet footers), bytes and partitions of each ledger."""
+    sizes = {}
+    for ledger in LEDGERS:
+        files = sorted((inputs / ledger).glob("dt=*/*.parquet"))
+        sizes[ledger] = {
+            "rows": sum(pq.ParquetFile(f).metadata.num_rows for f in files),
+            "bytes": sum(f.stat().st_size for f in files),
+            "partitions": len({f.parent for f in files}),
+        }
+    return sizes
+
+
+def recent_history(inputs: Path, target: Path, end: date, days: int) -> Path:
+    """The same book with only the last `days` days of the event ledgers, as hard links."""
+    if (target / ".complete").exists():
+        return target
+    shutil.rmtree(target, ignore_errors=True)
+    first = end - timedelta(days=days - 1)
+    for ledger in LEDGERS:
+        (target / ledger).mkdir(parents=True)
+        for part in sorted((inputs / ledger).glob("dt=*")):
+            if ledger == "accounts" or date.fromisoformat(part.name[3:]) >= first:
+                subprocess.run(
+                    ["cp", "-al", str(part), str(target / ledger / part.name)], check=True
+                )
+    (target / ".complete").touch()
+    return target
+
+
+def night(inputs: Path, output: Path, end: date, label: str) -> tuple[Measured, dict]:
+    """Runs D-1 on a fresh output, then measures D, which diffs against it."""
+    shutil.rmtree(output, ignore_errors=True)
+    before = (end - timedelta(days=1)).isoformat()
+    common = ("--input", str(inputs), "--output", str(output), "--quiet")
+    checked(f"{label}: run {before}", measure(rerate("run", "--date", before, *common)))
+    result = checked(
+        f"{label}: run {end}", measure(rerate("run", "--date", end.isoformat(), *common))
+    )
+    report = json.loads((output / "runs" / f"run_date={end}" / "report.json").read_text())
+    rows_read = {ledger: report["inputs"][ledger].get("rows_read") for ledger in LEDGERS}
+    return result, rows_read
+
+
+def floor(engine: str, inputs: Path, folder: Path) -> Measured:
+    out = folder / f"floor-{engine}"
+    shutil.rmtree(out, ignore_errors=True)
+    command = [sys.executable, "-m", "tests.bench.floors", engine, str(inputs), str(out)]
+    return checked(f"{engine} floor", measure(command, env={"PYTHONPATH": str(ROOT)}))
+
+
+def machine() -> dict:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cores": os.cpu_count(),
+        "cpu": model,
+        "memory_gb": round(psutil.virtual_memory().total / 1024**3, 1),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        "pyspark": _version("pyspark"),
+        "duckdb": _version("duckdb"),
+    }
+
+
+def _version(package: str) -> str:
+    from importlib import metadata
+
+    return metadata.version(package)
+
+
+def ratio(a: float, b: float) -> float:
+    return round(a / b, 2)
+
+
+@click.command()
+@click.option("--users", type=int, default=1_000_000, show_default=True)
+@click.option(
+    "--scales",
+    default="250000,500000",
+    show_default=True,
+    help="Other book sizes to time the nightly run at (comma-separated, may be empty).",
+)
+@click.option("--days", type=int, default=365, show_default=True)
+@click.option("--end", "end_text", default="2026-10-31", show_default=True)
+@click.option("--root", type=click.Path(path_type=Path), default=ROOT / "data" / "bench")
+def main(users: int, scales: str, days: int, end_text: str, root: Path) -> None:
+    end = date.fromisoformat(end_text)
+    here = machine()
+    folder = root / f"users-{users}"
+    inputs = book(folder, users, days, end)
+    sizes = ledger_sizes(inputs)
+    click.echo(f"\nbook: {users:,} accounts, {days} days of ledger to {end} ({inputs})")
+    for ledger, s in sizes.items():
+        click.echo(
+            f"  {ledger:<13} {s['rows']:>12,} rows {s['bytes'] / 1e6:>9.1f} MB "
+            f"in {s['partitions']} partitions"
+        )
+    click.echo(
+        f"machine: {here['cores']} cores ({here['cpu']}), {here['memory_gb']} GB memory, "
+        f"load average {here['load_average_at_start']}\n"
+    )
+
+    nightly, rows_read = night(inputs, folder / "out-year", end, "nightly")
+    _line("1 nightly run (after D-1)", nightly)
+    click.echo(
+        "2 full recompute              = 1: every night recomputes from the raw ledgers "
+        "today (no carried-forward state yet)"
+    )
+    spark_floor = floor("spark", inputs, folder)
+    _line("3 Spark floor", spark_floor)
+    duckdb_floor = floor("duckdb", inputs, folder)
+    _line("4 DuckDB floor", duckdb_floor)
+    recent = recent_history(inputs, folder / "input-90d", end, 90)
+    nightly_90, _ = night(recent, folder / "out-90d", end, "nightly, 90 days")
+    _line("5 nightly run, 90 days of history", nightly_90)
+
+    ratios = {
+        "full_over_spark_floor": ratio(nightly.seconds, spark_floor.seconds),
+        "nightly_over_duckdb_floor": ratio(nightly.seconds, duckdb_floor.seconds),
+        "year_over_90_days": ratio(nightly.seconds, nightly_90.seconds),
+    }
+    click.echo(f"\n{'ratio':<28}{'value':>8}{'target':>9}")
+    for name, value in ratios.items():
+        verdict = "met" if value <= TARGETS[name] else "MISSED"
+        click.echo(f"{name:<28}{value:>8.2f}{'<= ' + str(TARGETS[name]):>9}  {verdict}")
+
+    by_scale = [{"users": users, **nightly.as_dict()}]
+    for n in [int(s) for s in scales.split(",") if s.strip()]:
+        scale_folder = root / f"users-{n}"
+        result, _ = night(book(scale_folder, n, days, end), scale_folder / "out-year", end, f"{n}")
+        by_scale.append({"users": n, **result.as_dict()})
+    by_scale.sort(key=lambda s: s["users"])
+    click.echo("\nnightly run by book size:")
+    for s in by_scale:
+        click.echo(
+            f"  {s['users']:>10,} accounts {s['seconds']:>8.1f} s   driver (Python) "
+            f"{s['driver_peak_mb']:>5} MB   JVM {s['jvm_peak_mb']:>6} MB"
+        )
+
+    result = {
+        **ratios,
+        "targets": TARGETS,
+        "users": users,
+        "days": days,
+        "run_date": end.isoformat(),
+        "ledgers": sizes,
+        "rows_read_by_nightly_run": rows_read,
+        "machine": {**here, "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
+        "timings": {
+            "nightly": nightly.as_dict(),
+            "full_recompute": {**nightly.as_dict(), "same_run_as": "nightly"},
+            "spark_floor": spark_floor.as_dict(),
+            "duckdb_floor": duckdb_floor.as_dict(),
+            "nightly_90_days": nightly_90.as_dict(),
+        },
+        "nightly_by_users": by_scale,
+    }
+    path = root / "result.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    click.echo(f"\nwritten: {path}")
+
+
+def _line(label: str, m: Measured) -> None:
+    click.echo(
+        f"{label:<34}{m.seconds:>8.1f} s   driver {m.driver_peak_mb:>6.0f} MB   "
+        f"JVM {m.jvm_peak_mb:>6.0f} MB   job {m.job_peak_mb:>6.0f} MB"
+    )
+
+
+if __name__ == "__main__":
+    main()
