@@ -1,0 +1,22 @@
+"""The benchmark's meter: the wall time and peak memory it reports are the measured process's."""
+
+import sys
+
+from tests.bench.measure import measure
+
+HOLD_300_MB = "import time; block = bytearray(300 * 1024 * 1024); time.sleep(1.0)"
+
+
+def test_peak_memory_and_exit_code_are_the_child_process_tree():
+    held = measure([sys.executable, "-c", HOLD_300_MB])
+    assert held.exit_code == 0
+    assert 300 <= held.driver_peak_mb < 400 and held.job_peak_mb >= held.driver_peak_mb
+    assert held.seconds >= 1.0
+    idle = measure([sys.executable, "-c", "import sys; sys.exit(3)"])
+    assert idle.exit_code == 3 and idle.driver_peak_mb < 100
+
+
+def test_a_grandchild_counts_toward_the_whole_job():
+    spawn = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {HOLD_300_MB!r}])"
+    tree = measure([sys.executable, "-c", spawn])
+    assert tree.driver_peak_mb < 100 and tree.job_peak_mb >= 300
