@@ -39,7 +39,7 @@ def _bucket_labels() -> list[tuple[str, int]]:
     return [*labels, (f"{low:,}-{high:,}", high + 1)]
 
 
-def _limit_buckets(limits: DataFrame) -> list[dict]:
+def _active_by_bucket(limits: DataFrame) -> dict:
     labels = _bucket_labels()
     bucket = F.lit(labels[-1][0])
     for label, high in reversed(labels[:-1]):
@@ -50,14 +50,21 @@ def _limit_buckets(limits: DataFrame) -> list[dict]:
         .agg(F.count("*").alias("accounts"), F.sum("credit_limit").alias("total"))
         .collect()
     )
-    found = {r["bucket"]: r for r in rows}
+    return {r["bucket"]: r for r in rows}
+
+
+def _limit_buckets(limits: DataFrame, previous: DataFrame | None) -> list[dict]:
+    """Active accounts and their granted total per limit bucket, now and in the previous run."""
+    found = _active_by_bucket(limits)
+    before = _active_by_bucket(previous) if previous is not None else {}
     return [
         {
             "limit": label,
             "accounts": int(found[label]["accounts"]) if label in found else 0,
             "total": str(found[label]["total"]) if label in found else "0.00",
+            "previous_accounts": int(before[label]["accounts"]) if label in before else 0,
         }
-        for label, _ in labels
+        for label, _ in _bucket_labels()
     ]
 
 
@@ -111,7 +118,7 @@ def run_figures(spark: SparkSession, settings: Settings, run_date: date) -> dict
             "now": _score_bins(limits, low),
             "previous": _score_bins(previous, low) if previous_day else {},
         },
-        "limit_distribution": _limit_buckets(limits),
+        "limit_distribution": _limit_buckets(limits, previous if previous_day else None),
         "band_migration": _migration(limits, previous, settings) if previous_day else None,
         "report": out.report(run_date),
     }

@@ -43,10 +43,15 @@ def report_text(f: dict) -> str:
         "ACTIVE LIMITS",
         table(
             [
-                (b["limit"], f"{b['accounts']:,}", f"{float(b['total']):,.0f}")
+                (
+                    b["limit"],
+                    f"{b['accounts']:,}",
+                    f"{float(b['total']):,.0f}",
+                    f"{b['previous_accounts']:,}",
+                )
                 for b in f["limit_distribution"]
             ],
-            ("limit", "accounts", "total granted"),
+            ("limit", "accounts", "total granted", "previous run"),
         ),
         f"  total {float(f['active_limits']['total']):,.0f} over "
         f"{f['active_limits']['accounts']:,} accounts, mean {f['active_limits']['mean']:,.2f}",
@@ -86,50 +91,97 @@ body { font: 14px system-ui, sans-serif; margin: 2em; color: #222; max-width: 60
 h1 { font-size: 1.4em; } h2 { font-size: 1.1em; margin-top: 2em; }
 table { border-collapse: collapse; } td, th { padding: 2px 8px; text-align: right; }
 th { border-bottom: 1px solid #999; } td:first-child, th:first-child { text-align: left; }
-.now { fill: #2b6cb0; } .previous { fill: #cbd5e0; } .label { font-size: 10px; fill: #444; }
+.key { display: inline-block; width: 12px; height: 12px; vertical-align: middle; }
+.now-key { background: #2b6cb0; } .previous-key { background: #a0aec0; }
 """
 
 
-def _svg_bars(series: list[tuple[str, int, int]], height: int = 160) -> str:
-    """Paired bars per label: (label, now, previous); previous drawn behind, lighter."""
-    bar, gap = 14, 6
-    width = len(series) * (bar + gap) + gap
+NOW_COLOUR, PREVIOUS_COLOUR = "#2b6cb0", "#a0aec0"
+LABEL = 'font-size="10" font-family="sans-serif" fill="#444"'
+
+
+def _svg_bars(series: list[tuple[str, int, int]], bar: int = 26, height: int = 180) -> str:
+    """Paired bars per label: (label, now, previous), the previous lighter beside it; the axis
+    names every label there is room for, and the top line gives the scale."""
+    gap, left, char = 8, 8, 6.2  # char: the width of a 10 px label character
+    width = left + len(series) * (bar + gap) + 60
     peak = max([max(n, p) for _, n, p in series] or [1]) or 1
-    shapes = []
+    top, base = 24, height - 22
+    shapes = [
+        f'<line stroke="#444" x1="{left}" y1="{base}" x2="{width - 60}" y2="{base}"/>',
+        f'<line stroke="#ccc" stroke-dasharray="3 3" x1="{left}" y1="{top}" x2="{width - 60}" '
+        f'y2="{top}"/>',
+        f'<text {LABEL} x="{width - 56}" y="{top + 4}">{peak:,}</text>',
+    ]
+    free_from = 0.0
     for i, (label, now, previous) in enumerate(series):
-        x = gap + i * (bar + gap)
-        for value, css, shift in ((previous, "previous", 3), (now, "now", 0)):
-            h = round((height - 30) * value / peak)
+        x = left + i * (bar + gap)
+        half = bar // 2
+        for value, which, at, colour in (
+            (now, "this run", x, NOW_COLOUR),
+            (previous, "previous run", x + half, PREVIOUS_COLOUR),
+        ):
+            h = round((base - top) * value / peak)
+            # colours as attributes, not CSS: renderers that ignore the page's style still draw them
             shapes.append(
-                f'<rect class="{css}" x="{x + shift}" y="{height - 20 - h}" width="{bar - 3}" '
-                f'height="{h}"><title>{html.escape(label)}: {value:,}</title></rect>'
+                f'<rect fill="{colour}" x="{at}" y="{base - h}" width="{half - 1}" height="{h}">'
+                f"<title>{html.escape(label)} ({which}): {value:,}</title></rect>"
             )
-        tick = html.escape(label.split("-")[0])
-        shapes.append(f'<text class="label" x="{x}" y="{height - 6}">{tick}</text>')
+        tick = label.split("-")[0]
+        if x >= free_from:
+            shapes.append(f'<text {LABEL} x="{x}" y="{height - 8}">{html.escape(tick)}</text>')
+            free_from = x + len(tick) * char + 6
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'role="img">{"".join(shapes)}</svg>'
     )
 
 
-def _html_table(headers: tuple, rows: list[tuple], shade: bool = False) -> str:
-    peak = max([v for r in rows for v in r[1:] if isinstance(v, int)] or [1]) or 1
+def _legend() -> str:
+    return (
+        '<p><span class="key now-key"></span> this run &nbsp; '
+        '<span class="key previous-key"></span> the previous run; hover a bar for its count.</p>'
+    )
+
+
+def _html_table(headers: tuple, rows: list[tuple]) -> str:
     cells = []
     for r in rows:
         tds = [f"<td>{html.escape(str(r[0]))}</td>"]
         for v in r[1:]:
             text = f"{v:,}" if isinstance(v, int) else html.escape(str(v))
-            tint = f' style="background: rgba(43,108,176,{0.6 * v / peak:.2f})"' if shade else ""
-            tds.append(f"<td{tint if isinstance(v, int) else ''}>{text}</td>")
+            tds.append(f"<td>{text}</td>")
         cells.append("<tr>" + "".join(tds) + "</tr>")
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     return f"<table><tr>{head}</tr>{''.join(cells)}</table>"
 
 
+def _migration_table(places: list[str], matrix: dict[str, dict[str, int]]) -> str:
+    """Each cell tinted by its share of the row: staying grey, moving to a worse place red, to
+    a better one green; a move of even one account is visible."""
+    rank = {p: i for i, p in enumerate(places) if p != "closed"}
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in ("before \\ now", *places))
+    rows = []
+    for before, row in matrix.items():
+        total = sum(row.values()) or 1
+        tds = [f"<td>{html.escape(before)}</td>"]
+        for now in places:
+            n = row[now]
+            colour = "160,174,192"  # staying, or nowhere to rank (new, closed)
+            if before in rank and now in rank and rank[now] != rank[before]:
+                colour = "197,48,48" if rank[now] > rank[before] else "47,133,90"
+            alpha = 0.12 + 0.6 * (n / total) ** 0.5 if n else 0
+            tds.append(f'<td style="background: rgba({colour},{alpha:.2f})">{n:,}</td>')
+        rows.append("<tr>" + "".join(tds) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
 def report_html(f: dict) -> str:
     hist = f["score_histogram"]
     score_series = [(k, n, hist["previous"].get(k, 0)) for k, n in _all_bins(f)]
-    limit_series = [(b["limit"], b["accounts"], 0) for b in f["limit_distribution"]]
+    limit_series = [
+        (b["limit"], b["accounts"], b["previous_accounts"]) for b in f["limit_distribution"]
+    ]
     changes = [(c, n) for c, n in f["changes"].items()]
     body = [
         f"<h1>rerate: the run of {f['run_date']}</h1>",
@@ -139,15 +191,17 @@ def report_html(f: dict) -> str:
         "<h2>Changes</h2>",
         _html_table(("change", "accounts"), changes),
         "<h2>Score distribution</h2>",
-        "<p>Dark: this run; light: the previous run. Bins of "
-        f"{hist['bin_width']} points; hover for counts.</p>",
+        f"<p>Accounts by score, bins of {hist['bin_width']} points.</p>",
+        _legend(),
         _svg_bars(score_series),
         "<h2>Active limits</h2>",
-        _svg_bars(limit_series),
+        "<p>Active accounts by credit limit (yuan).</p>",
+        _legend(),
+        _svg_bars(limit_series, bar=48),
         _html_table(
-            ("limit", "accounts", "total granted"),
+            ("limit", "accounts", "total granted", "previous run"),
             [
-                (b["limit"], b["accounts"], f"{float(b['total']):,.0f}")
+                (b["limit"], b["accounts"], f"{float(b['total']):,.0f}", b["previous_accounts"])
                 for b in f["limit_distribution"]
             ],
         ),
@@ -156,12 +210,10 @@ def report_html(f: dict) -> str:
     if migration:
         places = migration["places"]
         body += [
-            "<h2>Band migration</h2><p>Rows: the previous run; columns: this run.</p>",
-            _html_table(
-                ("before \\ now", *places),
-                [(b, *(row[p] for p in places)) for b, row in migration["matrix"].items()],
-                shade=True,
-            ),
+            "<h2>Band migration</h2><p>Rows: where accounts were in the previous run; columns:"
+            " where they are now. Red: to a worse band or suspended; green: to a better band or"
+            " reinstated; the deeper the tint, the larger the share of the row.</p>",
+            _migration_table(places, migration["matrix"]),
         ]
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'

@@ -235,6 +235,9 @@ def test_report_figures_agree_with_the_tables_and_the_page_is_written(book):
     assert sum(figures["score_histogram"]["now"].values()) == (limits["status"] != "closed").sum()
     active = limits[limits["status"] == "active"]
     assert sum(b["accounts"] for b in figures["limit_distribution"]) == len(active)
+    before = read_table(book["output"], "limits", DAY_BEFORE)
+    was_active = (before["status"] == "active").sum()
+    assert sum(b["previous_accounts"] for b in figures["limit_distribution"]) == was_active
     migration = figures["band_migration"]["matrix"]
     assert sum(sum(row.values()) for row in migration.values()) == len(limits)
     suspended_now = sum(row["suspended"] for row in migration.values())
@@ -243,6 +246,10 @@ def test_report_figures_agree_with_the_tables_and_the_page_is_written(book):
     assert figures["page"].endswith("report.html") and page.exists()
     html = page.read_text()
     assert html.count("<svg") == 2 and "Band migration" in html and "<script" not in html
+    bars = len(figures["limit_distribution"]) + len(
+        set(figures["score_histogram"]["now"]) | set(figures["score_histogram"]["previous"])
+    )
+    assert html.count("(this run):") == html.count("(previous run):") == bars
     text = report_text(figures)
     for heading in ("CHANGES", "SCORES", "ACTIVE LIMITS", "BAND MIGRATION"):
         assert heading in text
