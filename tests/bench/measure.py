@@ -1,5 +1,6 @@
 """Runs one command as its own process and measures it: wall time and peak resident memory of
-the driver (the Python process), of the JVM it starts, and of the whole process tree."""
+the driver (the Python process), of the JVM it starts, and of the whole process tree (shared
+pages counted once)."""
 
 import os
 import subprocess
@@ -20,7 +21,7 @@ class Measured:
     seconds: float
     driver_peak_mb: float  # the Python process we started
     jvm_peak_mb: float  # the largest java process below it (Spark's driver JVM in local mode)
-    job_peak_mb: float  # every process of the tree at once
+    job_peak_mb: float  # every process of the tree at once (proportional set size)
     stderr_tail: str
 
     def as_dict(self) -> dict:
@@ -55,9 +56,12 @@ class _TreeSampler(threading.Thread):
             try:
                 rss = proc.memory_info().rss
                 name = proc.name()
-            except psutil.NoSuchProcess:
+                # PSS splits shared pages among the processes sharing them: the JVM forks
+                # helpers (Hadoop shells out to chmod without its native library) that briefly
+                # share its whole address space, and summing RSS counted the JVM twice
+                total += proc.memory_full_info().pss
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
-            total += rss
             if proc.pid == self.root.pid:
                 self.driver = max(self.driver, rss)
             elif name == "java":
