@@ -76,6 +76,11 @@ def cli(conf: Path | None) -> None:
     metavar="TEXT",
     help="Publish over a guardrail, recording why (a person's decision).",
 )
+@click.option(
+    "--full-recompute",
+    is_flag=True,
+    help="Fold the whole ledger again instead of the previous run's state (audits, repairs).",
+)
 @click.option("--quiet", is_flag=True, help="Print only the outcome line.")
 @paths_options
 @click.pass_context
@@ -84,6 +89,7 @@ def run(
     run_date: date,
     dry_run: bool,
     accept_anomaly: str | None,
+    full_recompute: bool,
     quiet: bool,
     input_path,
     output_path,
@@ -95,7 +101,14 @@ def run(
         raise click.UsageError("--accept-anomaly needs the reason, in words")
     settings = _settings(ctx)
     spark = _spark(settings)
-    result = run_nightly(spark, settings, run_date, dry_run=dry_run, accept_anomaly=accept_anomaly)
+    result = run_nightly(
+        spark,
+        settings,
+        run_date,
+        dry_run=dry_run,
+        accept_anomaly=accept_anomaly,
+        full_recompute=full_recompute,
+    )
     _print_outcome(result, quiet)
     sys.exit(result.exit_code)
 

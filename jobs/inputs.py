@@ -3,7 +3,8 @@ rows (rejects, exit 4 above the share) and each ledger's volume (exit 4). `rerat
 `rerate validate` share them, so both say the same about the same input."""
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date
 
 from pyspark import StorageLevel
@@ -22,15 +23,19 @@ from jobs.ledgers import (
 )
 from jobs.outcome import ExitCode, Stop
 from jobs.storage import Storage
-from transforms.validate import with_account_checks, with_repayment_checks, with_transaction_checks
+from transforms.validate import CHECKS, checked_after
 
 log = logging.getLogger(__name__)
 
-CHECKS = {
-    "transactions": with_transaction_checks,
-    "repayments": with_repayment_checks,
-    "accounts": with_account_checks,
-}
+
+@dataclass
+class Reading:
+    """The complete partitions a run reads and checks. Where an event ledger has an `index` (the
+    first row of every id recorded before those partitions, transforms.validate.id_index), the
+    rows are checked against it instead of against the partitions it stands for."""
+
+    days: dict[str, list[date]]
+    index: dict[str, DataFrame] = field(default_factory=dict)
 
 
 @dataclass
@@ -50,10 +55,17 @@ def record(report: dict, finding: gates.Finding) -> bool:
 
 
 def check_inputs(
-    spark: SparkSession, settings: Settings, storage: Storage, run_date: date, report: dict
+    spark: SparkSession,
+    settings: Settings,
+    storage: Storage,
+    run_date: date,
+    report: dict,
+    choose_reading: Callable[[Readiness], Reading] | None = None,
 ) -> CheckedInputs:
     """Runs every input gate, recording each in the report; raises Stop at the first that
-    fails. The checked rows come back persisted: the caller unpersists them."""
+    fails. Once the input is ready and its schema right, `choose_reading` says which partitions
+    to read (default: every complete one). The checked rows come back persisted: the caller
+    unpersists them."""
     inputs = InputLayout(settings.input_path)
     rules = settings.policy.guardrails
     readiness = check_readiness(storage, inputs, run_date)
@@ -87,17 +99,16 @@ def check_inputs(
     if not record(report, gates.Finding("schema", not drift, problems=drift)):
         raise Stop(ExitCode.BAD_INPUT, "schema drift: " + "; ".join(drift))
 
+    reading = choose_reading(readiness) if choose_reading else Reading(readiness.complete_days)
     log.info(
         "%s: reading %s partitions up to %s, accounts snapshot %s",
         run_date,
-        {k: len(v) for k, v in readiness.complete_days.items()},
+        {k: len(v) for k, v in reading.days.items()},
         run_date,
         readiness.accounts_day,
     )
     checked = {
-        ledger: read_ledger(spark, inputs, ledger, readiness.complete_days[ledger])
-        .transform(CHECKS[ledger])
-        .persist(StorageLevel.MEMORY_AND_DISK)
+        ledger: _checked(spark, inputs, ledger, reading).persist(StorageLevel.MEMORY_AND_DISK)
         for ledger in EVENT_LEDGERS
     }
     checked["accounts"] = (
@@ -115,7 +126,7 @@ def check_inputs(
         if not record(report, shares):
             raise Stop(ExitCode.BAD_INPUT, "too many bad rows: " + "; ".join(shares.problems))
         volume = gates.volume(
-            checked,
+            _volume_rows(spark, inputs, checked, reading, readiness, run_date, rules),
             run_date,
             rules,
             {ledger: readiness.complete_days[ledger] for ledger in EVENT_LEDGERS},
@@ -126,3 +137,35 @@ def check_inputs(
         result.unpersist()
         raise
     return result
+
+
+def _checked(spark: SparkSession, inputs: InputLayout, ledger: str, reading: Reading) -> DataFrame:
+    rows = read_ledger(spark, inputs, ledger, reading.days[ledger])
+    if ledger in reading.index:
+        return checked_after(reading.index[ledger], rows, ledger=ledger)
+    return rows.transform(CHECKS[ledger])
+
+
+def _volume_rows(spark, inputs, checked, reading, readiness, run_date, rules) -> dict:
+    """Each event ledger's rows on the days the volume gate compares: the checked ones, and,
+    where the run reads only new partitions, the compared days' partitions besides."""
+    compared = {
+        d
+        for days in gates.comparable_days(
+            run_date, rules.volume_weeks, rules.volume_months
+        ).values()
+        for d in days
+    }
+    rows = {}
+    for ledger in EVENT_LEDGERS:
+        extra = sorted(
+            d
+            for d in readiness.complete_days[ledger]
+            if d in compared and d not in reading.days[ledger]
+        )
+        rows[ledger] = checked[ledger].select("dt", "amount")
+        if extra:
+            rows[ledger] = rows[ledger].unionByName(
+                read_ledger(spark, inputs, ledger, extra).select("dt", "amount")
+            )
+    return rows

@@ -58,6 +58,10 @@ class OutputLayout:
     def attempt_report(self, run_date: date, attempt_id: str) -> str:
         return f"{self.partition('runs', run_date)}/attempts/{attempt_id}.json"
 
+    def state(self, run_date: date) -> str:
+        """What the run of `run_date` carries to the next (jobs.carried_state)."""
+        return self.partition("_state", run_date)
+
     def staging_root(self) -> str:
         return f"{self._base()}/_staging"
 

@@ -20,12 +20,21 @@ from importlib import metadata
 from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 
+from jobs.carried_state import (
+    CarryPlan,
+    folded_text,
+    forget_old_states,
+    index_table,
+    plan_carry,
+    read_carried,
+)
 from jobs.config import Settings
 from jobs.failpoints import failpoint
 from jobs.guardrails import judge_outputs, largest_cuts
-from jobs.inputs import check_inputs, record
+from jobs.inputs import Reading, check_inputs, record
 from jobs.journal import recover
-from jobs.layout import OutputLayout
+from jobs.layout import InputLayout, OutputLayout
+from jobs.ledgers import EVENT_LEDGERS
 from jobs.lock import OutputLocked, output_lock
 from jobs.outcome import STATUS, ExitCode, Stop
 from jobs.publish import (
@@ -38,10 +47,11 @@ from jobs.publish import (
 )
 from jobs.storage import Storage
 from jobs.summary import summarize_run
+from transforms.carry import carry_forward, fold
 from transforms.diff import classify_changes, to_limits
-from transforms.pipeline import rerate_accounts
+from transforms.pipeline import rerate_carried
 from transforms.schemas import LIMIT_CHANGES, LIMITS
-from transforms.validate import accepted_rows, to_rejects
+from transforms.validate import accepted_rows, extend_index, id_index, to_rejects
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +83,7 @@ def run_nightly(
     *,
     dry_run: bool = False,
     accept_anomaly: str | None = None,
+    full_recompute: bool = False,
 ) -> RunResult:
     started = datetime.now(UTC)
     attempt_id = new_attempt_id(started)
@@ -100,7 +111,16 @@ def run_nightly(
                 report["warnings"].append(
                     f"took over the lock of a process that died: {taken_over}"
                 )
-            return _attempt(spark, settings, run_date, report, storage, publisher, accept_anomaly)
+            return _attempt(
+                spark,
+                settings,
+                run_date,
+                report,
+                storage,
+                publisher,
+                accept_anomaly,
+                full_recompute,
+            )
     except OutputLocked as e:
         report["reason"] = f"another run holds the output: {e}"
     except Exception as e:  # noqa: BLE001 - the lock could not even be taken
@@ -108,7 +128,9 @@ def run_nightly(
     return _finish(storage, out, run_date, report, ExitCode.FAILURE, started, current=False)
 
 
-def _attempt(spark, settings, run_date, report, storage, publisher, accept_anomaly) -> RunResult:
+def _attempt(
+    spark, settings, run_date, report, storage, publisher, accept_anomaly, full_recompute
+) -> RunResult:
     out = publisher.layout
     started = datetime.fromisoformat(report["started_at"])
     dry_run = report["dry_run"]
@@ -117,7 +139,9 @@ def _attempt(spark, settings, run_date, report, storage, publisher, accept_anoma
         if recovered:
             report["recovered"] = recovered
             report["warnings"].extend(recovered)
-        _rerate(spark, settings, run_date, report, storage, publisher, accept_anomaly)
+        _rerate(
+            spark, settings, run_date, report, storage, publisher, accept_anomaly, full_recompute
+        )
         failpoint("staged")
         code = ExitCode.PUBLISHED
     except Stop as stop:
@@ -130,6 +154,7 @@ def _attempt(spark, settings, run_date, report, storage, publisher, accept_anoma
         _close(report, code, started)
         try:
             publisher.publish(run_date, report)
+            _forget_old_states(storage, out)
             return RunResult(code, report, out.report(run_date))
         except Exception as e:  # noqa: BLE001 - the journal finishes the publish on the next run
             code = ExitCode.FAILURE
@@ -147,6 +172,15 @@ def _attempt(spark, settings, run_date, report, storage, publisher, accept_anoma
     # A date's report.json stays the published run's, if it has one.
     current = not dry_run and not _safely(lambda: is_published(storage, out, run_date), True)
     return _finish(storage, out, run_date, report, code, started, current=current)
+
+
+def _forget_old_states(storage, out) -> None:
+    """Only the newest carried states are kept; the run is published whether or not this works."""
+    try:
+        for path in forget_old_states(storage, out):
+            log.info("deleted the carried state %s (older than the newest kept)", path)
+    except Exception as e:  # noqa: BLE001 - a leftover state costs disk, not correctness
+        log.warning("could not delete old carried states: %s", _one_line(e))
 
 
 def _one_line(e: BaseException) -> str:
@@ -185,26 +219,51 @@ def _finish(storage, out, run_date, report, code, started, *, current) -> RunRes
         return RunResult(code, report, "(printed on stderr: the output could not be written)")
 
 
-def _rerate(spark, settings, run_date, report, storage, publisher, accept_anomaly) -> None:
+def _rerate(
+    spark, settings, run_date, report, storage, publisher, accept_anomaly, full_recompute
+) -> None:
     out = publisher.layout
     policy = settings.policy
-    inputs = check_inputs(spark, settings, storage, run_date, report)
-    checked = inputs.checked
-
     previous_day = previous_published_run(storage, out, run_date)
     report["bootstrap"] = previous_day is None
     report["previous_run_date"] = previous_day and previous_day.isoformat()
+    planned: list[CarryPlan] = []
+
+    def choose_reading(readiness) -> Reading:
+        plan = plan_carry(
+            spark,
+            storage,
+            InputLayout(settings.input_path),
+            out,
+            readiness,
+            previous_day,
+            full_recompute=full_recompute,
+        )
+        report["carried_state"] = plan.describe(out)
+        planned.append(plan)
+        return Reading(plan.read_days, plan.index)
+
+    inputs = check_inputs(spark, settings, storage, run_date, report, choose_reading)
+    checked = inputs.checked
+    plan = planned[0]
+
+    log.info(
+        "run %s: %s; deciding against %s",
+        run_date,
+        report["carried_state"]["mode"],
+        previous_day or "initial limits (bootstrap)",
+    )
+    _stage_carried_state(publisher, plan, checked, run_date)
+    state = read_carried(spark, publisher.staged_state())
     previous_limits = read_table(
         spark, out, "limits", [previous_day] if previous_day else [], LIMITS
     )
     history = read_table(
         spark, out, "limit_changes", published_change_dates(storage, out, run_date), LIMIT_CHANGES
     )
-
-    decided = rerate_accounts(
+    decided = rerate_carried(
         accepted_rows(checked["accounts"]),
-        accepted_rows(checked["transactions"]),
-        accepted_rows(checked["repayments"]),
+        state,
         previous_limits,
         history,
         policy=policy,
@@ -217,7 +276,6 @@ def _rerate(spark, settings, run_date, report, storage, publisher, accept_anomal
         part = to_rejects(rows, ledger=ledger, run_date=run_date)
         rejects = part if rejects is None else rejects.unionByName(part)
 
-    log.info("run %s: deciding against %s", run_date, previous_day or "initial limits (bootstrap)")
     publisher.stage("limits", limits.orderBy("user_id"), partitions=4)
     publisher.stage("limit_changes", changes.orderBy("user_id"))
     publisher.stage("rejects", rejects.orderBy("ledger", "row_id"))
@@ -232,6 +290,25 @@ def _rerate(spark, settings, run_date, report, storage, publisher, accept_anomal
     inputs.unpersist()
     decided.unpersist()
     _guard(report, previous_limits, staged_limits, staged_changes, policy, accept_anomaly)
+
+
+def _stage_carried_state(publisher, plan: CarryPlan, checked, run_date) -> None:
+    """Folds the accepted new rows into the previous state (or, in full, the whole ledger into
+    nothing) and writes the result aside: tonight's decision is made from what was written, so
+    the state the next night starts from is the one this night used."""
+    folded = fold(
+        plan.carried,
+        accepted_rows(checked["transactions"]),
+        accepted_rows(checked["repayments"]),
+    )
+    tables = carry_forward(folded, as_of=run_date).tables()
+    for ledger in EVENT_LEDGERS:
+        tables[index_table(ledger)] = (
+            extend_index(plan.index[ledger], checked[ledger], ledger=ledger)
+            if plan.incremental
+            else id_index(checked[ledger], ledger=ledger)
+        )
+    publisher.stage_state(tables, folded_text(plan, run_date))
 
 
 def _guard(report, previous_limits, limits, changes, policy, accept_anomaly) -> None:

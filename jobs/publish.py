@@ -29,12 +29,25 @@ class Publisher:
     def staged(self, table: str) -> str:
         return f"{self.layout.staging(self.attempt_id)}/{table}"
 
-    def stage(self, table: str, rows: DataFrame, partitions: int = 1) -> str:
-        """Writes a table's rows aside; nothing a reader looks at changes."""
+    def stage(self, table: str, rows: DataFrame, partitions: int | None = 1) -> str:
+        """Writes a table's rows aside; nothing a reader looks at changes. `partitions` None
+        keeps the rows' own partitioning (for tables too big for a few files)."""
         path = self.staged(table)
-        rows.coalesce(partitions).write.mode("overwrite").parquet(path)
+        (rows if partitions is None else rows.coalesce(partitions)).write.mode("overwrite").parquet(
+            path
+        )
         self.storage.delete(f"{path}/{SUCCESS}")
         return path
+
+    def staged_state(self) -> str:
+        return self.staged("_state")
+
+    def stage_state(self, tables: dict[str, DataFrame], folded: str) -> str:
+        """Writes what this run carries to the next aside (jobs.carried_state)."""
+        for name, rows in tables.items():
+            self.stage(f"_state/{name}", rows, partitions=None)
+        self.storage.write_text(f"{self.staged_state()}/folded.json", folded)
+        return self.staged_state()
 
     def publish(self, run_date: date, report: dict) -> None:
         """Makes the staged run the date's published run, through a journal (see jobs.journal):
@@ -50,6 +63,11 @@ class Publisher:
             if self.storage.exists(final):
                 journal.move(final, f"{self.layout.trash(self.attempt_id)}/{table}")
             journal.move(self.staged(table), final)
+        if self.storage.exists(self.staged_state()):
+            final = self.layout.state(run_date)
+            if self.storage.exists(final):
+                journal.move(final, f"{self.layout.trash(self.attempt_id)}/_state")
+            journal.move(self.staged_state(), final)
         journal.write(self.layout.report(run_date), text)
         for table in PUBLISHED_TABLES:
             journal.touch(f"{self.layout.partition(table, run_date)}/{SUCCESS}")

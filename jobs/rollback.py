@@ -2,7 +2,8 @@
 
 D's `limits` and `limit_changes` move to `withdrawn/` (kept for audit), a reversal diff is
 published at `reversals/run_date=D/` for downstream systems to restore the previous limits, and
-D's report says `rolled_back`. The run before D is current again. All of it goes through a
+D's report says `rolled_back`, and the state D carried forward (jobs.carried_state) is deleted.
+The run before D is current again. All of it goes through a
 journal (jobs.journal), so a crash half-way is finished by the next `rerate` on the output.
 """
 
@@ -106,6 +107,8 @@ def rollback(spark: SparkSession, settings: Settings, run_date: date, reason: st
             )
         journal.move(staged, out.partition("reversals", run_date))
         journal.touch(f"{out.partition('reversals', run_date)}/{SUCCESS}")
+        # The next run starts from the restored run's state; D's would only mislead.
+        journal.delete(out.state(run_date))
         journal.delete(out.staging(attempt_id))
         commit(storage, out, journal, pause=failpoint)
     return RollbackResult(run_date, rows, out.partition("reversals", run_date), restored, recovered)

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 from pyspark.sql import Row
 
+from transforms.carry import fold
 from transforms.features import (
-    aggregate_payments,
     aggregate_purchases,
     aggregate_repayment_behaviour,
     build_features,
@@ -81,16 +81,18 @@ def test_purchase_windows_payment_mix_and_refunds(spark):
         ("t4", 1, datetime(2025, 3, 1, 12), "purchase", money("50.00"), "debit_card", None),
         ("t5", 1, datetime(2026, 6, 1, 12), "refund", money("100.00"), "credit", 1),
     ]
-    row = aggregate_purchases(spark.createDataFrame(rows, TXN), as_of=D).first()
+    carried = fold(None, spark.createDataFrame(rows, TXN), repayments(spark, []))
+    row = aggregate_purchases(carried.activity, as_of=D).first()
+    totals = carried.totals.first()
     assert [row[f"purchase_count_{w}d"] for w in (30, 90, 180, 365)] == [1, 2, 3, 3]
     assert row["purchase_amount_180d"] == money("1000.00")
     assert row["active_months_365d"] == 3
-    assert row["last_purchase_on"] == date(2026, 6, 29)
+    assert totals["last_purchase_on"] == date(2026, 6, 29)
     assert row["credit_purchase_amount_180d"] == money("400.00")
     assert row["installment_amount_180d"] == money("100.00")
     assert row["refund_amount_180d"] == money("100.00")
-    assert row["credit_purchases_total"] == money("400.00")
-    assert row["credit_refunds_total"] == money("100.00")
+    assert totals["credit_purchases_total"] == money("400.00")
+    assert totals["credit_refunds_total"] == money("100.00")
 
 
 def test_balance_utilization_and_tenure_for_an_account(spark):
@@ -127,12 +129,13 @@ def test_balance_utilization_and_tenure_for_an_account(spark):
     previous = spark.createDataFrame(
         [(1, money("1000.00"))], "user_id long, prev_limit decimal(18,2)"
     )
-    bills = settle_bills(repay, as_of=D)
+    carried = fold(None, txn, repay)
+    bills = settle_bills(carried.repayments, as_of=D)
     features = build_features(
         accounts,
-        aggregate_purchases(txn, as_of=D),
+        aggregate_purchases(carried.activity, as_of=D),
         aggregate_repayment_behaviour(bills, as_of=D, suspend_dpd=30),
-        aggregate_payments(repay),
+        carried.totals,
         previous,
         as_of=D,
     )

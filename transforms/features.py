@@ -12,6 +12,9 @@ from pyspark.sql import functions as F
 from transforms.schemas import AMOUNT
 
 WINDOWS = (30, 90, 180, 365)
+LONGEST_WINDOW = max(WINDOWS)
+
+TOTAL_COLUMNS = ("credit_purchases_total", "credit_refunds_total", "payments_total")
 
 # The features a scorecard characteristic may bin (the loader checks the policy against this).
 FEATURE_NAMES = (
@@ -37,49 +40,41 @@ def _event_date() -> Column:
     return F.to_date("event_time")
 
 
-def _within(days: int, as_of: date) -> Column:
-    """The event happened in the `days` days ending on `as_of`."""
-    return _event_date() > F.date_sub(F.lit(as_of), days)
+def _within(days: int, as_of: date, day: Column) -> Column:
+    """The day is one of the `days` days ending on `as_of`."""
+    return day > F.date_sub(F.lit(as_of), days)
 
 
 def _share(numerator: Column, denominator: Column) -> Column:
     return F.when(denominator > 0, (numerator / denominator).cast("double"))
 
 
-def aggregate_purchases(transactions: DataFrame, *, as_of: date) -> DataFrame:
-    """Per user: purchase counts and amounts by window, activity, payment mix, refunds."""
-    purchase = F.col("txn_type") == "purchase"
-    refund = F.col("txn_type") == "refund"
-    credit = F.col("payment_method") == "credit"
-    amount = F.col("amount")
+def aggregate_purchases(activity: DataFrame, *, as_of: date) -> DataFrame:
+    """Per user: purchase counts and amounts by window, activity, payment mix, refunds; from the
+    daily activity (transforms.carry.daily_activity)."""
+    day = F.col("day")
 
-    def total(condition: Column) -> Column:
-        return F.sum(F.when(condition, amount).otherwise(F.lit(0).cast(AMOUNT))).cast(AMOUNT)
+    def total(column: str, days: int) -> Column:
+        return F.sum(F.when(_within(days, as_of, day), F.col(column))).cast(AMOUNT)
+
+    def count(column: str, days: int) -> Column:
+        return F.sum(F.when(_within(days, as_of, day), F.col(column))).cast("long")
 
     aggregates = []
     for w in WINDOWS:
-        aggregates.append(
-            F.count(F.when(purchase & _within(w, as_of), True)).alias(f"purchase_count_{w}d")
-        )
-        aggregates.append(total(purchase & _within(w, as_of)).alias(f"purchase_amount_{w}d"))
-    in_180 = _within(180, as_of)
+        aggregates.append(count("purchase_count", w).alias(f"purchase_count_{w}d"))
+        aggregates.append(total("purchase_amount", w).alias(f"purchase_amount_{w}d"))
+    bought = F.col("purchase_count") > 0
     aggregates += [
         F.count_distinct(
-            F.when(purchase & _within(365, as_of), F.trunc(_event_date(), "month"))
+            F.when(bought & _within(LONGEST_WINDOW, as_of, day), F.trunc(day, "month"))
         ).alias("active_months_365d"),
-        F.max(F.when(purchase, _event_date())).alias("last_purchase_on"),
-        total(purchase & credit & in_180).alias("credit_purchase_amount_180d"),
-        total(purchase & credit & in_180 & (F.col("installments") > 1)).alias(
-            "installment_amount_180d"
-        ),
-        total(refund & in_180).alias("refund_amount_180d"),
-        F.count(F.when(purchase & credit & _within(90, as_of), True)).alias(
-            "credit_purchase_count_90d"
-        ),
-        total(purchase & credit).alias("credit_purchases_total"),
-        total(refund & credit).alias("credit_refunds_total"),
+        total("credit_purchase_amount", 180).alias("credit_purchase_amount_180d"),
+        total("installment_amount", 180).alias("installment_amount_180d"),
+        total("refund_amount", 180).alias("refund_amount_180d"),
+        count("credit_purchase_count", 90).alias("credit_purchase_count_90d"),
     ]
-    return transactions.groupBy("user_id").agg(*aggregates)
+    return activity.groupBy("user_id").agg(*aggregates)
 
 
 def settle_bills(repayments: DataFrame, *, as_of: date) -> DataFrame:
@@ -150,26 +145,18 @@ def aggregate_repayment_behaviour(bills: DataFrame, *, as_of: date, suspend_dpd:
     )
 
 
-def aggregate_payments(repayments: DataFrame) -> DataFrame:
-    """Per user: every payment received, whatever bill it names."""
-    return (
-        repayments.filter(F.col("entry_type") == "payment")
-        .groupBy("user_id")
-        .agg(F.sum("amount").cast(AMOUNT).alias("payments_total"))
-    )
-
-
 def build_features(
     accounts: DataFrame,
     purchases: DataFrame,
     repayment_behaviour: DataFrame,
-    payments: DataFrame,
+    totals: DataFrame,
     previous: DataFrame,
     *,
     as_of: date,
 ) -> DataFrame:
     """One row per account of the snapshot, with every feature in FEATURE_NAMES and the balance.
 
+    `totals` holds the all-time sums of the balance and the last purchase (transforms.carry);
     `previous` is the previous published state per user (`prev_limit`, may be empty); the
     utilization is measured against the limit the account had going into this run.
     """
@@ -178,7 +165,7 @@ def build_features(
     joined = (
         accounts.join(purchases, "user_id", "left")
         .join(repayment_behaviour, "user_id", "left")
-        .join(payments, "user_id", "left")
+        .join(totals, "user_id", "left")
         .join(previous.select("user_id", "prev_limit"), "user_id", "left")
     )
     balance = (
@@ -231,5 +218,5 @@ def build_features(
                 ),
             }
         )
-        .drop("credit_purchases_total", "credit_refunds_total", "payments_total", "prev_limit")
+        .drop(*TOTAL_COLUMNS, "prev_limit")
     )

@@ -1,11 +1,11 @@
-"""The re-rating as one pure chain: ledgers -> features -> score -> limit decision."""
+"""The re-rating as one pure chain: carried ledgers -> features -> score -> limit decision."""
 
 from datetime import date
 
 from pyspark.sql import DataFrame
 
+from transforms.carry import Carried, fold
 from transforms.features import (
-    aggregate_payments,
     aggregate_purchases,
     aggregate_repayment_behaviour,
     build_features,
@@ -15,6 +15,38 @@ from transforms.limits import decide_limits
 from transforms.policy import Policy
 from transforms.score import with_score
 from transforms.state import previous_state, summarize_history
+
+
+def rerate_carried(
+    accounts: DataFrame,
+    carried: Carried,
+    previous_limits: DataFrame,
+    limit_changes: DataFrame,
+    *,
+    policy: Policy,
+    as_of: date,
+) -> DataFrame:
+    """Every account of the snapshot with its features, points, score and limit decision.
+
+    `carried` is the accepted ledger folded up to the run (transforms.carry); `previous_limits`
+    is the previous published run's `limits` (empty at bootstrap) and `limit_changes` the
+    published changes of earlier runs.
+    """
+    previous = previous_state(previous_limits, summarize_history(limit_changes, before=as_of))
+    bills = settle_bills(carried.repayments, as_of=as_of)
+    features = build_features(
+        accounts,
+        aggregate_purchases(carried.activity, as_of=as_of),
+        aggregate_repayment_behaviour(bills, as_of=as_of, suspend_dpd=policy.limits.suspend_dpd),
+        carried.totals,
+        previous,
+        as_of=as_of,
+    )
+    return (
+        features.transform(with_score, scorecard=policy.scorecard)
+        .join(previous, "user_id", "left")
+        .transform(decide_limits, rules=policy.limits, as_of=as_of)
+    )
 
 
 def rerate_accounts(
@@ -27,23 +59,12 @@ def rerate_accounts(
     policy: Policy,
     as_of: date,
 ) -> DataFrame:
-    """Every account of the snapshot with its features, points, score and limit decision.
-
-    Takes accepted ledger rows only; `previous_limits` is the previous published run's `limits`
-    (empty at bootstrap) and `limit_changes` the published changes of earlier runs.
-    """
-    previous = previous_state(previous_limits, summarize_history(limit_changes, before=as_of))
-    bills = settle_bills(repayments, as_of=as_of)
-    features = build_features(
+    """The same from the whole accepted ledgers (a full recompute)."""
+    return rerate_carried(
         accounts,
-        aggregate_purchases(transactions, as_of=as_of),
-        aggregate_repayment_behaviour(bills, as_of=as_of, suspend_dpd=policy.limits.suspend_dpd),
-        aggregate_payments(repayments),
-        previous,
+        fold(None, transactions, repayments),
+        previous_limits,
+        limit_changes,
+        policy=policy,
         as_of=as_of,
-    )
-    return (
-        features.transform(with_score, scorecard=policy.scorecard)
-        .join(previous, "user_id", "left")
-        .transform(decide_limits, rules=policy.limits, as_of=as_of)
     )

@@ -182,3 +182,65 @@ def to_rejects(checked: DataFrame, *, ledger: str, run_date) -> DataFrame:
         F.col(REJECT_REASON).alias("reason"),
         record.alias("record"),
     )
+
+
+CHECKS = {
+    "transactions": with_transaction_checks,
+    "repayments": with_repayment_checks,
+    "accounts": with_account_checks,
+}
+
+# Of the rows recorded before, the id rules read only these: each id's first row is the index.
+INDEX_COLUMNS = {
+    "transactions": ("txn_id",),
+    "repayments": ("entry_id", "entry_type", "bill_id", "user_id"),
+}
+
+
+def id_index(rows: DataFrame, *, ledger: str) -> DataFrame:
+    """The first recorded row of each id among `rows`, with the columns the id rules read."""
+    key = LEDGER_ID[ledger]
+    first = Window.partitionBy(key).orderBy(*_recorded_order())
+    return (
+        rows.filter(~_blank(key))
+        .withColumn("_nth", F.row_number().over(first))
+        .filter(F.col("_nth") == 1)
+        .select(*INDEX_COLUMNS[ledger], *SOURCE_COLUMNS)
+    )
+
+
+def extend_index(index: DataFrame, rows: DataFrame, *, ledger: str) -> DataFrame:
+    """The index once `rows`, all recorded after every indexed row, are added."""
+    key = LEDGER_ID[ledger]
+    return index.unionByName(
+        id_index(rows.join(index.select(key), key, "left_anti"), ledger=ledger)
+    )
+
+
+def checked_after(index: DataFrame, rows: DataFrame, *, ledger: str) -> DataFrame:
+    """`rows` with their `reject_reason`, checked as if together with every row recorded before
+    them: the indexed first rows of the ids (and, for repayments, of the bills) they name stand in
+    for the whole earlier ledger."""
+    key = LEDGER_ID[ledger]
+    earlier = index.join(rows.select(key).distinct(), key, "left_semi")
+    if ledger == "repayments":
+        owners = index.filter(F.col("entry_type") == "bill").join(
+            rows.select("bill_id").distinct(), "bill_id", "left_semi"
+        )
+        earlier = earlier.unionByName(owners)
+    stand_ins = earlier.select(
+        *[
+            F.col(f.name)
+            if f.name in earlier.columns
+            else F.lit(None).cast(f.dataType).alias(f.name)
+            for f in LEDGER_SCHEMAS[ledger].fields
+        ],
+        *SOURCE_COLUMNS,
+        F.lit(True).alias("_earlier"),
+    )
+    return (
+        stand_ins.unionByName(rows.withColumn("_earlier", F.lit(False)))
+        .transform(CHECKS[ledger])
+        .filter(~F.col("_earlier"))
+        .drop("_earlier")
+    )

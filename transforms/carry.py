@@ -1,0 +1,137 @@
+"""The ledgers folded into what the features need of them, carried from one run to the next.
+
+Of the whole history a night's features use only:
+- `activity`: per account and event day, the purchase and refund sums the look-back windows add
+  up (the windows end on the run date, so days older than the longest window can go);
+- `totals`: per account, the all-time sums the balance is made of, and the last purchase day;
+- `repayments`: the repayment rows of every bill that can still count (unsettled, or due or
+  settled within the longest window), and payments whose bill has not arrived yet.
+
+Folding a night's new rows into the previous run's carried state gives what folding the whole
+ledger into nothing gives: the full recompute is that fold from nothing. Everything here is a sum,
+a maximum or a union, so the order rows arrive in (late rows included) cannot change the result.
+"""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from transforms.features import LONGEST_WINDOW, settle_bills
+from transforms.schemas import AMOUNT
+
+ACTIVITY_SUMS = (
+    "purchase_count",
+    "purchase_amount",
+    "credit_purchase_count",
+    "credit_purchase_amount",
+    "installment_amount",
+    "refund_amount",
+    "credit_refund_amount",
+)
+TOTAL_SUMS = ("credit_purchases_total", "credit_refunds_total", "payments_total")
+REPAYMENT_COLUMNS = (
+    "entry_id",
+    "user_id",
+    "bill_id",
+    "entry_type",
+    "amount",
+    "due_date",
+    "event_time",
+)
+
+
+@dataclass
+class Carried:
+    activity: DataFrame  # user_id, day, *ACTIVITY_SUMS
+    totals: DataFrame  # user_id, *TOTAL_SUMS, last_purchase_on
+    repayments: DataFrame  # REPAYMENT_COLUMNS of the bills that can still count
+
+    def tables(self) -> dict[str, DataFrame]:
+        return {"activity": self.activity, "totals": self.totals, "repayments": self.repayments}
+
+
+def _money(condition: Column) -> Column:
+    return F.sum(F.when(condition, F.col("amount")).otherwise(F.lit(0).cast(AMOUNT))).cast(AMOUNT)
+
+
+def daily_activity(transactions: DataFrame) -> DataFrame:
+    """Per account and event day: purchases and refunds, by payment method and instalments."""
+    purchase = F.col("txn_type") == "purchase"
+    refund = F.col("txn_type") == "refund"
+    credit = F.col("payment_method") == "credit"
+    return transactions.groupBy("user_id", F.to_date("event_time").alias("day")).agg(
+        F.count(F.when(purchase, True)).alias("purchase_count"),
+        _money(purchase).alias("purchase_amount"),
+        F.count(F.when(purchase & credit, True)).alias("credit_purchase_count"),
+        _money(purchase & credit).alias("credit_purchase_amount"),
+        _money(purchase & credit & (F.col("installments") > 1)).alias("installment_amount"),
+        _money(refund).alias("refund_amount"),
+        _money(refund & credit).alias("credit_refund_amount"),
+    )
+
+
+def _totals(activity: DataFrame, repayments: DataFrame) -> DataFrame:
+    spent = activity.groupBy("user_id").agg(
+        F.sum("credit_purchase_amount").cast(AMOUNT).alias("credit_purchases_total"),
+        F.sum("credit_refund_amount").cast(AMOUNT).alias("credit_refunds_total"),
+        F.max(F.when(F.col("purchase_count") > 0, F.col("day"))).alias("last_purchase_on"),
+    )
+    paid = (
+        repayments.filter(F.col("entry_type") == "payment")
+        .groupBy("user_id")
+        .agg(F.sum("amount").cast(AMOUNT).alias("payments_total"))
+    )
+    zero = F.lit(0).cast(AMOUNT)
+    return spent.join(paid, "user_id", "full_outer").select(
+        "user_id",
+        *(F.coalesce(c, zero).alias(c) for c in TOTAL_SUMS),
+        "last_purchase_on",
+    )
+
+
+def fold(carried: Carried | None, transactions: DataFrame, repayments: DataFrame) -> Carried:
+    """Adds accepted ledger rows to the carried state (None: nothing carried yet)."""
+    activity = daily_activity(transactions)
+    new_repayments = repayments.select(*REPAYMENT_COLUMNS)
+    totals = _totals(activity, new_repayments)
+    if carried is None:
+        return Carried(activity, totals, new_repayments)
+    activity = (
+        carried.activity.unionByName(activity)
+        .groupBy("user_id", "day")
+        .agg(
+            *(
+                F.sum(c).cast(AMOUNT if c.endswith("amount") else "long").alias(c)
+                for c in ACTIVITY_SUMS
+            )
+        )
+    )
+    totals = (
+        carried.totals.unionByName(totals)
+        .groupBy("user_id")
+        .agg(
+            *(F.sum(c).cast(AMOUNT).alias(c) for c in TOTAL_SUMS),
+            F.max("last_purchase_on").alias("last_purchase_on"),
+        )
+    )
+    return Carried(activity, totals, carried.repayments.unionByName(new_repayments))
+
+
+def carry_forward(carried: Carried, *, as_of: date) -> Carried:
+    """What a run after `as_of` still needs: the activity inside the longest window, and the
+    repayments of bills that are not settled, or were due or settled inside it. A settled bill
+    stays settled and late payments can only settle it earlier, so a bill dropped here could
+    never count again."""
+    horizon = as_of - timedelta(days=LONGEST_WINDOW)
+    done = (
+        settle_bills(carried.repayments, as_of=as_of)
+        .filter((F.col("settled_on") <= F.lit(horizon)) & (F.col("due_date") <= F.lit(horizon)))
+        .select("bill_id")
+    )
+    return Carried(
+        carried.activity.filter(F.col("day") > F.lit(horizon)),
+        carried.totals,
+        carried.repayments.join(done, "bill_id", "left_anti").select(*REPAYMENT_COLUMNS),
+    )
