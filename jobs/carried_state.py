@@ -60,9 +60,7 @@ class CarryPlan:
             "mode": "incremental" if self.incremental else "full_recompute",
             "why": self.why,
             "from_state": out.state(self.previous) if self.incremental else None,
-            "partitions_read": {
-                ledger: _days(days) for ledger, days in self.read_days.items()
-            },
+            "partitions_read": {ledger: _days(days) for ledger, days in self.read_days.items()},
         }
 
 
@@ -99,7 +97,10 @@ def plan_carry(
         return full("asked for (--full-recompute)")
     if previous_day is None:
         return full("no earlier published run to carry state from")
-    folded = _read_folded(storage, out, previous_day)
+    try:
+        folded = _read_folded(storage, out, previous_day)
+    except Exception as e:  # noqa: BLE001 - an unreadable state is recomputed, never trusted
+        return full(f"the state of {previous_day} cannot be read: {str(e).splitlines()[0]}")
     if folded is None:
         return full(f"the run of {previous_day} left no carried state at {out.state(previous_day)}")
     if folded.get("format") != FORMAT:

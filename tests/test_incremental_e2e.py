@@ -1,0 +1,217 @@
+"""The normal night (D-1's carried state + D's partitions) against a full recompute of D from
+the raw ledgers, on the shared ledger with late rows, replays and bad rows added to D; and the
+cases where a night must not trust the carried state."""
+
+import json
+import os
+import shutil
+from datetime import timedelta
+from decimal import Decimal
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from jobs.carried_state import plan_carry
+from jobs.layout import InputLayout, OutputLayout
+from jobs.ledgers import check_readiness
+from jobs.storage import Storage
+from tests.e2e import ROOT, report, run_date, small_profile, table_rows
+from tests.two_nights import BEFORE, TABLES, D
+
+LATE_DAYS = (3, 45, 200)  # how long before D the late purchases happened
+
+
+def _append(partition, rows: pd.DataFrame) -> None:
+    """Adds a file of rows to a partition, in the types its other files have."""
+    schema = pq.read_schema(next(partition.glob("*.parquet")))
+    pq.write_table(
+        pa.Table.from_pandas(rows[schema.names], schema=schema, preserve_index=False),
+        partition / "part-zz-added.parquet",
+    )
+
+
+def _add_transactions(inputs) -> list[str]:
+    earlier = pd.read_parquet(inputs / "transactions" / f"dt={BEFORE}")
+    today = inputs / "transactions" / f"dt={D}"
+    users = sorted(earlier.user_id.unique())[:3]
+    end = pd.Timestamp(D, tz="UTC") + pd.Timedelta(hours=9)
+    late = pd.DataFrame(
+        {
+            "txn_id": [f"LATE-{n}" for n in LATE_DAYS],
+            "user_id": users,
+            "event_time": [end - timedelta(days=n) for n in LATE_DAYS],
+            "txn_type": "purchase",
+            "amount": [Decimal("1500.00"), Decimal("800.00"), Decimal("90.00")],
+            "payment_method": "credit",
+            "installments": 3,
+        }
+    )
+    replayed = earlier.head(2)  # a replayed feed: DUPLICATE_ID against yesterday's rows
+    bad = late.head(1).assign(txn_id="BAD-1", amount=Decimal("-5.00"))
+    _append(today, pd.concat([late, replayed, bad], ignore_index=True))
+    return list(late.txn_id)
+
+
+def _add_repayments(inputs) -> None:
+    ledger = pd.concat(
+        pd.read_parquet(p)
+        for p in sorted((inputs / "repayments").glob("dt=*"))
+        if p.name < f"dt={D}"
+    )
+    bills = ledger[ledger.entry_type == "bill"]
+    paid = ledger[ledger.entry_type == "payment"].groupby("bill_id").amount.sum()
+    owed = bills.set_index("bill_id").amount.sub(paid, fill_value=0)
+    open_bill = bills[bills.bill_id == owed[owed > 0].index[0]].iloc[0]
+    other = bills[bills.user_id != open_bill.user_id].iloc[0]
+    at = pd.Timestamp(D, tz="UTC") - pd.Timedelta(days=2)
+    rows = pd.DataFrame(
+        [
+            # a late payment settling an open bill
+            dict(
+                open_bill,
+                entry_id="LATE-PAY",
+                entry_type="payment",
+                due_date=None,
+                amount=owed[open_bill.bill_id],
+                event_time=at,
+            ),
+            # another user paying that bill: BILL_USER_MISMATCH
+            dict(
+                open_bill,
+                entry_id="WRONG-USER",
+                entry_type="payment",
+                due_date=None,
+                user_id=other.user_id,
+                event_time=at,
+            ),
+            # a second statement for an existing bill: DUPLICATE_BILL
+            dict(other, entry_id="SECOND-BILL"),
+        ]
+    )
+    replayed = ledger[ledger.entry_type == "payment"].tail(1)  # DUPLICATE_ID
+    _append(inputs / "repayments" / f"dt={D}", pd.concat([rows, replayed], ignore_index=True))
+
+
+@pytest.fixture(scope="module")
+def nights(world, tmp_path_factory):
+    root = tmp_path_factory.mktemp("incremental")
+    policy = root / "policy.toml"
+    policy.write_text(  # the added bad rows are more than 1 % of a 400-account day
+        (ROOT / "conf" / "policy.toml")
+        .read_text()
+        .replace("max_reject_share = 0.01", "max_reject_share = 0.5")
+    )
+    conf = small_profile(root)
+    conf.write_text(conf.read_text() + f'[paths]\npolicy = "{policy}"\n')
+    inputs = root / "input"
+    shutil.copytree(world["input"], inputs)
+    late_ids = _add_transactions(inputs)
+    _add_repayments(inputs)
+    outputs = {}
+    for name, extra in (("incremental", ()), ("full", ("--full-recompute",))):
+        outputs[name] = root / name
+        shutil.copytree(world["base"], outputs[name])
+        ran = run_date(D, inputs, outputs[name], conf, "--quiet", *extra)
+        assert ran.returncode == 0, ran.stderr
+    return {**outputs, "input": inputs, "late_ids": late_ids, "reference": world["reference"]}
+
+
+def test_the_normal_night_reads_only_d_and_equals_the_full_recompute(nights):
+    carried = report(nights["incremental"], D)["carried_state"]
+    assert carried["mode"] == "incremental"
+    assert carried["from_state"].endswith(f"_state/run_date={BEFORE}")
+    assert {ledger: r["days"] for ledger, r in carried["partitions_read"].items()} == {
+        "transactions": [D],
+        "repayments": [D],
+    }
+    full = report(nights["full"], D)["carried_state"]
+    assert (
+        full["mode"] == "full_recompute"
+        and full["partitions_read"]["transactions"]["partitions"] > 100
+    )
+    for table in TABLES:
+        part = f"run_date={D}"
+        pd.testing.assert_frame_equal(
+            table_rows(nights["incremental"] / table / part),
+            table_rows(nights["full"] / table / part),
+        )
+    assert report(nights["incremental"], D)["decisions"] == report(nights["full"], D)["decisions"]
+
+
+def test_rows_checked_against_the_carried_index_are_refused_as_with_the_whole_ledger(nights):
+    rejects = table_rows(nights["incremental"] / "rejects" / f"run_date={D}")
+    by_ledger = rejects.groupby("ledger").reason.agg(set).to_dict()
+    assert by_ledger["transactions"] == {"DUPLICATE_ID", "NON_POSITIVE_AMOUNT"}
+    assert by_ledger["repayments"] == {"DUPLICATE_ID", "BILL_USER_MISMATCH", "DUPLICATE_BILL"}
+    assert not set(nights["late_ids"]) & set(rejects.row_id)
+
+
+def test_late_rows_count_in_the_incremental_night(nights):
+    mine = table_rows(nights["incremental"] / "limits" / f"run_date={D}").set_index("user_id")
+    undisturbed = table_rows(nights["reference"] / "limits" / f"run_date={D}").set_index("user_id")
+    changed = mine.balance.ne(undisturbed.balance)
+    assert changed.sum() >= 3  # the three late credit purchases, and the settled bill
+
+
+@pytest.fixture
+def carry_case(world, spark, tmp_path):
+    """A copy of the input and of D-1's output, and the plan a run of D would make."""
+    inputs, out = tmp_path / "input", tmp_path / "output"
+    shutil.copytree(world["input"], inputs)
+    shutil.copytree(world["base"], out)
+    storage = Storage(spark)
+
+    def plan():
+        readiness = check_readiness(storage, InputLayout(str(inputs)), pd.Timestamp(D).date())
+        return plan_carry(
+            spark,
+            storage,
+            InputLayout(str(inputs)),
+            OutputLayout(str(out)),
+            readiness,
+            pd.Timestamp(BEFORE).date(),
+            full_recompute=False,
+        )
+
+    return inputs, out, plan
+
+
+def test_an_untouched_input_is_read_incrementally(carry_case):
+    _, _, plan = carry_case
+    assert plan().incremental
+
+
+def test_a_redelivered_partition_makes_the_night_a_full_recompute(carry_case):
+    inputs, _, plan = carry_case
+    redelivered = next((inputs / "repayments" / "dt=2026-05-10").glob("*.parquet"))
+    os.utime(redelivered, (0, 0))
+    chosen = plan()
+    assert not chosen.incremental
+    assert "repayments partitions changed or vanished since they were folded: ['2026-05-10']" in (
+        chosen.why
+    )
+
+
+def test_a_partition_completed_after_later_ones_makes_the_night_a_full_recompute(carry_case):
+    _, out, plan = carry_case
+    folded = out / "_state" / f"run_date={BEFORE}" / "folded.json"
+    state = json.loads(folded.read_text())
+    del state["partitions"]["transactions"]["2026-05-20"]  # as if it had no _SUCCESS then
+    folded.write_text(json.dumps(state))
+    (folded.parent / ".folded.json.crc").unlink()
+    chosen = plan()
+    assert not chosen.incremental
+    assert "completed after later ones were folded: ['2026-05-20']" in chosen.why
+
+
+def test_a_missing_or_unreadable_state_makes_the_night_a_full_recompute(carry_case):
+    _, out, plan = carry_case
+    folded = out / "_state" / f"run_date={BEFORE}" / "folded.json"
+    folded.write_text("{}")  # its checksum no longer matches
+    chosen = plan()
+    assert not chosen.incremental and "cannot be read" in chosen.why
+    shutil.rmtree(out / "_state")
+    chosen = plan()
+    assert not chosen.incremental and "left no carried state" in chosen.why
