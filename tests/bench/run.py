@@ -1,10 +1,12 @@
 """`make bench`: the nightly run at a real book's size against the least any job must do.
 
 Generates (once, cached under data/bench/) a book of --users accounts with a year of ledger, then
-times on it, one after the other: the nightly run for the last day after a run for the day before;
-the full recompute; the Spark floor and the DuckDB floor (tests/bench/floors.py); the nightly run
-with only 90 days of history. Then the nightly run alone at each of --scales. Prints the figures
-and writes them to data/bench/result.json.
+times on it, one after the other: the nightly run for the last day after a run for the day before
+(which, a bootstrap, folds the whole ledger; the night folds D into its state); the same date again
+as a full recompute (`--full-recompute`), whose tables must equal the nightly run's; the Spark
+floor and the DuckDB floor (tests/bench/floors.py); the nightly run with only 90 days of history.
+Then the nightly run alone at each of --scales. Prints the figures and writes them to
+data/bench/result.json.
 """
 
 import json
@@ -17,6 +19,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import click
+import pandas as pd
 import psutil
 import pyarrow.parquet as pq
 
@@ -107,17 +110,54 @@ def recent_history(inputs: Path, target: Path, end: date, days: int) -> Path:
 
 
 def night(inputs: Path, output: Path, end: date, label: str) -> tuple[Measured, dict]:
-    """Runs D-1 on a fresh output, then measures D, which diffs against it."""
+    """Runs D-1 on a fresh output, then measures D, which diffs against it and starts from its
+    carried state."""
     shutil.rmtree(output, ignore_errors=True)
     before = (end - timedelta(days=1)).isoformat()
-    common = ("--input", str(inputs), "--output", str(output), "--quiet")
-    checked(f"{label}: run {before}", measure(rerate("run", "--date", before, *common)))
+    checked(
+        f"{label}: run {before}", measure(rerate("run", "--date", before, *_on(inputs, output)))
+    )
+    return run_d(inputs, output, end, label, "incremental")
+
+
+def _on(inputs: Path, output: Path) -> tuple[str, ...]:
+    return ("--input", str(inputs), "--output", str(output), "--quiet")
+
+
+def run_d(inputs: Path, output: Path, end: date, label: str, mode: str, *extra: str):
+    """Measures the run of D; fails the bench unless it ran in `mode`. Returns the measurement
+    and what the run read and carried, from its report."""
     result = checked(
-        f"{label}: run {end}", measure(rerate("run", "--date", end.isoformat(), *common))
+        f"{label}: run {end}",
+        measure(rerate("run", "--date", end.isoformat(), *_on(inputs, output), *extra)),
     )
     report = json.loads((output / "runs" / f"run_date={end}" / "report.json").read_text())
-    rows_read = {ledger: report["inputs"][ledger].get("rows_read") for ledger in LEDGERS}
-    return result, rows_read
+    if report["carried_state"]["mode"] != mode:
+        raise BenchFailed(f"{label}: expected a {mode} run, got {report['carried_state']}")
+    state = output / "_state" / f"run_date={end}"
+    return result, {
+        "rows_read": {ledger: report["inputs"][ledger].get("rows_read") for ledger in LEDGERS},
+        "carried_state_bytes": sum(f.stat().st_size for f in state.rglob("*.parquet")),
+    }
+
+
+def published_tables(output: Path, end: date) -> dict:
+    keys = {"limits": ["user_id"], "limit_changes": ["user_id"], "rejects": ["ledger", "row_id"]}
+    tables = {}
+    for table, key in keys.items():
+        rows = pd.read_parquet(output / table / f"run_date={end}")
+        tables[table] = rows.sort_values(key).reset_index(drop=True) if len(rows) else rows
+    return tables
+
+
+def assert_same_tables(a: dict, b: dict) -> None:
+    for table in a:
+        try:
+            pd.testing.assert_frame_equal(a[table], b[table])
+        except AssertionError as e:
+            raise BenchFailed(
+                f"the full recompute's {table} differ from the nightly run's: {e}"
+            ) from e
 
 
 def floor(engine: str, inputs: Path, folder: Path) -> Measured:
@@ -185,12 +225,16 @@ def main(users: int, scales: str, days: int, end_text: str, root: Path) -> None:
         f"load average {here['load_average_at_start']}\n"
     )
 
-    nightly, rows_read = night(inputs, folder / "out-year", end, "nightly")
+    out = folder / "out-year"
+    nightly, read = night(inputs, out, end, "nightly")
     _line("1 nightly run (after D-1)", nightly)
-    click.echo(
-        "2 full recompute              = 1: every night recomputes from the raw ledgers "
-        "today (no carried-forward state yet)"
+    incremental_tables = published_tables(out, end)
+    full, full_read = run_d(
+        inputs, out, end, "full recompute", "full_recompute", "--full-recompute"
     )
+    _line("2 full recompute of D", full)
+    assert_same_tables(incremental_tables, published_tables(out, end))
+    click.echo("  (its limits, limit_changes and rejects equal the nightly run's)")
     spark_floor = floor("spark", inputs, folder)
     _line("3 Spark floor", spark_floor)
     duckdb_floor = floor("duckdb", inputs, folder)
@@ -200,10 +244,14 @@ def main(users: int, scales: str, days: int, end_text: str, root: Path) -> None:
     _line("5 nightly run, 90 days of history", nightly_90)
 
     ratios = {
-        "full_over_spark_floor": ratio(nightly.seconds, spark_floor.seconds),
+        "full_over_spark_floor": ratio(full.seconds, spark_floor.seconds),
         "nightly_over_duckdb_floor": ratio(nightly.seconds, duckdb_floor.seconds),
         "year_over_90_days": ratio(nightly.seconds, nightly_90.seconds),
     }
+    click.echo(
+        f"rows read: nightly {read['rows_read']}, full {full_read['rows_read']}; carried state "
+        f"{read['carried_state_bytes'] / 1e6:.1f} MB"
+    )
     click.echo(f"\n{'ratio':<28}{'value':>8}{'target':>9}")
     for name, value in ratios.items():
         verdict = "met" if value <= TARGETS[name] else "MISSED"
@@ -229,11 +277,13 @@ def main(users: int, scales: str, days: int, end_text: str, root: Path) -> None:
         "days": days,
         "run_date": end.isoformat(),
         "ledgers": sizes,
-        "rows_read_by_nightly_run": rows_read,
+        "rows_read_by_nightly_run": read["rows_read"],
+        "rows_read_by_full_recompute": full_read["rows_read"],
+        "carried_state_bytes": read["carried_state_bytes"],
         "machine": {**here, "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
         "timings": {
             "nightly": nightly.as_dict(),
-            "full_recompute": {**nightly.as_dict(), "same_run_as": "nightly"},
+            "full_recompute": full.as_dict(),
             "spark_floor": spark_floor.as_dict(),
             "duckdb_floor": duckdb_floor.as_dict(),
             "nightly_90_days": nightly_90.as_dict(),
