@@ -25,8 +25,8 @@ from tests.two_nights import (
 )
 
 pytestmark = pytest.mark.soak
-RERUN_PUBLISH_STEPS = 13  # a rerun's publish: 3 tables to trash and 3 in, markers, report
-ROLLBACK_STEPS = 7
+RERUN_PUBLISH_STEPS = 15  # a rerun: 3 tables and the state to trash and in, markers, report
+ROLLBACK_STEPS = 8  # reports, 2 tables out, reversal in, marker, state deleted, cleanup
 RANDOM_KILLS = 20
 
 
