@@ -11,6 +11,7 @@ import json
 import logging
 import socket
 import sys
+import time
 import traceback
 import uuid
 from dataclasses import dataclass
@@ -243,7 +244,9 @@ def _rerate(
         planned.append(plan)
         return Reading(plan.read_days, plan.index)
 
+    clock = _Phases(report)
     inputs = check_inputs(spark, settings, storage, run_date, report, choose_reading)
+    clock.lap("input_checks")
     checked = inputs.checked
     plan = planned[0]
 
@@ -254,6 +257,7 @@ def _rerate(
         previous_day or "initial limits (bootstrap)",
     )
     _stage_carried_state(publisher, plan, checked, run_date)
+    clock.lap("carried_state")
     state = read_carried(spark, publisher.staged_state())
     previous_limits = read_table(
         spark, out, "limits", [previous_day] if previous_day else [], LIMITS
@@ -279,6 +283,7 @@ def _rerate(
     publisher.stage("limits", limits.orderBy("user_id"), partitions=4)
     publisher.stage("limit_changes", changes.orderBy("user_id"))
     publisher.stage("rejects", rejects.orderBy("ledger", "row_id"))
+    clock.lap("decision")
     staged_limits = spark.read.parquet(publisher.staged("limits"))
     staged_changes = spark.read.parquet(publisher.staged("limit_changes"))
     report["decisions"] = summarize_run(
@@ -289,7 +294,24 @@ def _rerate(
     }
     inputs.unpersist()
     decided.unpersist()
-    _guard(report, previous_limits, staged_limits, staged_changes, policy, accept_anomaly)
+    clock.lap("summary")
+    try:
+        _guard(report, previous_limits, staged_limits, staged_changes, policy, accept_anomaly)
+    finally:
+        clock.lap("guardrails")
+
+
+class _Phases:
+    """Seconds spent in each phase of the run, into the report's `phase_seconds`."""
+
+    def __init__(self, report: dict):
+        self.laps = report.setdefault("phase_seconds", {})
+        self.last = time.monotonic()
+
+    def lap(self, phase: str) -> None:
+        now = time.monotonic()
+        self.laps[phase] = round(now - self.last, 1)
+        self.last = now
 
 
 def _stage_carried_state(publisher, plan: CarryPlan, checked, run_date) -> None:
