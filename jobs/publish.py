@@ -43,9 +43,11 @@ class Publisher:
         return self.staged("_state")
 
     def stage_state(self, tables: dict[str, DataFrame], folded: str) -> str:
-        """Writes what this run carries to the next aside (jobs.carried_state)."""
+        """Writes what this run carries to the next aside (jobs.carried_state), in at most as
+        many files per table as a shuffle has partitions (appended rows add none)."""
         for name, rows in tables.items():
-            self.stage(f"_state/{name}", rows, partitions=None)
+            files = int(rows.sparkSession.conf.get("spark.sql.shuffle.partitions"))
+            self.stage(f"_state/{name}", rows, partitions=files)
         self.storage.write_text(f"{self.staged_state()}/folded.json", folded)
         return self.staged_state()
 

@@ -31,6 +31,7 @@ ACTIVITY_SUMS = (
     "credit_refund_amount",
 )
 TOTAL_SUMS = ("credit_purchases_total", "credit_refunds_total", "payments_total")
+BILLS_DROPPED_ON_DAY = 1
 REPAYMENT_COLUMNS = (
     "entry_id",
     "user_id",
@@ -98,16 +99,9 @@ def fold(carried: Carried | None, transactions: DataFrame, repayments: DataFrame
     totals = _totals(activity, new_repayments)
     if carried is None:
         return Carried(activity, totals, new_repayments)
-    activity = (
-        carried.activity.unionByName(activity)
-        .groupBy("user_id", "day")
-        .agg(
-            *(
-                F.sum(c).cast(AMOUNT if c.endswith("amount") else "long").alias(c)
-                for c in ACTIVITY_SUMS
-            )
-        )
-    )
+    # Every use of the activity is a sum, a maximum or a distinct count of days, so a day may
+    # have several rows: the new rows are appended, not merged (no shuffle of the whole year).
+    activity = carried.activity.unionByName(activity)
     totals = (
         carried.totals.unionByName(totals)
         .groupBy("user_id")
@@ -123,15 +117,20 @@ def carry_forward(carried: Carried, *, as_of: date) -> Carried:
     """What a run after `as_of` still needs: the activity inside the longest window, and the
     repayments of bills that are not settled, or were due or settled inside it. A settled bill
     stays settled and late payments can only settle it earlier, so a bill dropped here could
-    never count again."""
+    never count again. Settling every carried bill to find them costs a pass over the
+    repayments, so bills are dropped once a month (on the 1st); keeping them longer changes
+    nothing but the state's size."""
     horizon = as_of - timedelta(days=LONGEST_WINDOW)
+    activity = carried.activity.filter(F.col("day") > F.lit(horizon))
+    if as_of.day != BILLS_DROPPED_ON_DAY:
+        return Carried(activity, carried.totals, carried.repayments)
     done = (
         settle_bills(carried.repayments, as_of=as_of)
         .filter((F.col("settled_on") <= F.lit(horizon)) & (F.col("due_date") <= F.lit(horizon)))
         .select("bill_id")
     )
     return Carried(
-        carried.activity.filter(F.col("day") > F.lit(horizon)),
+        activity,
         carried.totals,
         carried.repayments.join(done, "bill_id", "left_anti").select(*REPAYMENT_COLUMNS),
     )

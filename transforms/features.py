@@ -66,8 +66,11 @@ def aggregate_purchases(activity: DataFrame, *, as_of: date) -> DataFrame:
         aggregates.append(total("purchase_amount", w).alias(f"purchase_amount_{w}d"))
     bought = F.col("purchase_count") > 0
     aggregates += [
-        F.count_distinct(
-            F.when(bought & _within(LONGEST_WINDOW, as_of, day), F.trunc(day, "month"))
+        # a set, not count_distinct: beside other aggregates that would double every row
+        F.size(
+            F.collect_set(
+                F.when(bought & _within(LONGEST_WINDOW, as_of, day), F.trunc(day, "month"))
+            )
         ).alias("active_months_365d"),
         total("credit_purchase_amount", 180).alias("credit_purchase_amount_180d"),
         total("installment_amount", 180).alias("installment_amount_180d"),
