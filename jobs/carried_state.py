@@ -13,7 +13,6 @@ exact; otherwise it folds the whole ledger again (a full recompute) and its repo
   whole ledger those payments would now be refused).
 """
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import date
@@ -22,7 +21,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.layout import InputLayout, OutputLayout
-from jobs.ledgers import EVENT_LEDGERS, Readiness
+from jobs.ledgers import EVENT_LEDGERS, Readiness, partition_digest
 from jobs.storage import Storage
 from transforms.carry import Carried
 
@@ -33,14 +32,6 @@ KEEP_STATES = 3  # the newest run dates whose state stays; older ones are delete
 
 def index_table(ledger: str) -> str:
     return f"index_{ledger}"
-
-
-def partition_digest(storage: Storage, inputs: InputLayout, ledger: str, day: date) -> str:
-    digest = hashlib.sha256()
-    for e in storage.list(inputs.partition(ledger, day)):
-        if not e.is_dir:
-            digest.update(f"{e.name}:{e.size}:{e.modified_ms}\n".encode())
-    return digest.hexdigest()
 
 
 @dataclass
@@ -86,7 +77,7 @@ def plan_carry(
 ) -> CarryPlan:
     complete = {ledger: readiness.complete_days[ledger] for ledger in EVENT_LEDGERS}
     digests = {
-        ledger: {d.isoformat(): partition_digest(storage, inputs, ledger, d) for d in days}
+        ledger: {d.isoformat(): partition_digest(readiness.files[ledger][d]) for d in days}
         for ledger, days in complete.items()
     }
 

@@ -71,7 +71,7 @@ def check_inputs(
     readiness = check_readiness(storage, inputs, run_date)
     report["inputs"] = {
         ledger: {
-            **fingerprint(storage, inputs, ledger, readiness.complete_days.get(ledger, [])),
+            **fingerprint(ledger, readiness.files.get(ledger, {})),
             "skipped_incomplete_partitions": readiness.skipped_incomplete.get(ledger, []),
         }
         for ledger in EVENT_LEDGERS
@@ -79,7 +79,9 @@ def check_inputs(
     snapshot = [readiness.accounts_day] if readiness.accounts_day else []
     report["inputs"]["accounts"] = {
         "snapshot": readiness.accounts_day and readiness.accounts_day.isoformat(),
-        **fingerprint(storage, inputs, "accounts", snapshot),
+        **fingerprint(
+            "accounts", {d: storage.list(inputs.partition("accounts", d)) for d in snapshot}
+        ),
     }
     for ledger, skipped in readiness.skipped_incomplete.items():
         if skipped:

@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs.layout import SUCCESS, InputLayout
-from jobs.storage import Storage
+from jobs.storage import Entry, Storage
 from transforms.schemas import LEDGER_SCHEMAS
 
 EVENT_LEDGERS = ("transactions", "repayments")
@@ -24,6 +24,7 @@ class Readiness:
     """What the run date's inputs look like; `problems` empty means ready."""
 
     complete_days: dict[str, list[date]] = field(default_factory=dict)
+    files: dict[str, dict[date, list[Entry]]] = field(default_factory=dict)  # of complete days
     skipped_incomplete: dict[str, list[str]] = field(default_factory=dict)
     accounts_day: date | None = None
     problems: list[str] = field(default_factory=list)
@@ -34,8 +35,10 @@ def check_readiness(storage: Storage, layout: InputLayout, run_date: date) -> Re
     ready = Readiness()
     for ledger in EVENT_LEDGERS:
         days = [d for d in layout.partition_days(storage, ledger) if d <= run_date]
-        complete = [d for d in days if storage.exists(layout.success_marker(ledger, d))]
+        listed = {d: storage.list(layout.partition(ledger, d)) for d in days}
+        complete = [d for d in days if any(e.name == SUCCESS for e in listed[d])]
         ready.complete_days[ledger] = complete
+        ready.files[ledger] = {d: [e for e in listed[d] if not e.is_dir] for d in complete}
         ready.skipped_incomplete[ledger] = [d.isoformat() for d in days if d not in complete]
         if run_date not in days:
             ready.problems.append(f"{layout.partition(ledger, run_date)} is missing")
@@ -136,18 +139,24 @@ def read_ledger(
     )
 
 
-def fingerprint(storage: Storage, layout: InputLayout, ledger: str, days: list[date]) -> dict:
+def partition_digest(files: list[Entry]) -> str:
+    """A SHA-256 over the name, size and modification time of every file of one partition:
+    what changes when the partition is written again."""
+    digest = hashlib.sha256()
+    for e in files:
+        digest.update(f"{e.name}:{e.size}:{e.modified_ms}\n".encode())
+    return digest.hexdigest()
+
+
+def fingerprint(ledger: str, files_by_day: dict[date, list[Entry]]) -> dict:
     """What a run read, so that it can be audited later: the partitions, their files and sizes,
     and one SHA-256 over every file's path, size and modification time."""
     digest = hashlib.sha256()
     files = total = 0
     newest: list[dict] = []
+    days = sorted(files_by_day)
     for day in days:
-        parquet = [
-            e
-            for e in storage.list(layout.partition(ledger, day))
-            if not e.is_dir and e.name.endswith(".parquet")
-        ]
+        parquet = [e for e in files_by_day[day] if not e.is_dir and e.name.endswith(".parquet")]
         for e in parquet:
             digest.update(f"{ledger}/dt={day}/{e.name}:{e.size}:{e.modified_ms}\n".encode())
         files += len(parquet)
