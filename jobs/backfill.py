@@ -16,7 +16,7 @@ from pyspark.sql import SparkSession
 from jobs.config import Settings
 from jobs.layout import OutputLayout
 from jobs.nightly import RunResult, run_nightly
-from jobs.outcome import WHAT_TO_DO, ExitCode, Stop
+from jobs.outcome import ExitCode, Stop
 from jobs.publish import is_published
 from jobs.storage import Storage
 
@@ -120,7 +120,7 @@ def stop_message(outcome: RunResult, left: list[date]) -> str:
         f"(exit {int(outcome.exit_code)}): "
         f"{report['reason']}",
         f"  report: {outcome.report_path}",
-        f"  what to do: {WHAT_TO_DO[outcome.exit_code]}",
+        f"  what to do: {report['what_to_do']}",
     ]
     if left:
         lines.append(

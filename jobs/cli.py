@@ -114,7 +114,6 @@ def run(
 
 
 def _print_outcome(result, quiet: bool) -> None:
-    from jobs.outcome import WHAT_TO_DO
     from jobs.render import render_checks
 
     r = result.report
@@ -126,7 +125,7 @@ def _print_outcome(result, quiet: bool) -> None:
         click.echo(f"{line}: {r['reason']}", err=True)
         if not quiet and r["checks"]:
             click.echo(render_checks(r["checks"]), err=True)
-        click.echo(f"  what to do: {WHAT_TO_DO[ExitCode(result.exit_code)]}", err=True)
+        click.echo(f"  what to do: {r['what_to_do']}", err=True)
         click.echo(f"  report: {result.report_path}", err=True)
         return
     click.echo(line)

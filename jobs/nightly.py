@@ -37,7 +37,7 @@ from jobs.journal import recover
 from jobs.layout import InputLayout, OutputLayout
 from jobs.ledgers import EVENT_LEDGERS
 from jobs.lock import OutputLocked, output_lock
-from jobs.outcome import STATUS, ExitCode, Stop
+from jobs.outcome import STATUS, ExitCode, Stop, failure_reason, what_to_do
 from jobs.publish import (
     Publisher,
     is_published,
@@ -125,7 +125,7 @@ def run_nightly(
     except OutputLocked as e:
         report["reason"] = f"another run holds the output: {e}"
     except Exception as e:  # noqa: BLE001 - the lock could not even be taken
-        report["reason"] = f"the output cannot be written: {_one_line(e)}"
+        report["reason"] = f"the output cannot be written: {failure_reason(e)}"
     return _finish(storage, out, run_date, report, ExitCode.FAILURE, started, current=False)
 
 
@@ -148,7 +148,7 @@ def _attempt(
     except Stop as stop:
         code, report["reason"] = stop.code, stop.reason
     except Exception as e:  # noqa: BLE001 - any failure must still leave a report (exit 1)
-        code, report["reason"] = ExitCode.FAILURE, _one_line(e)
+        code, report["reason"] = ExitCode.FAILURE, failure_reason(e)
         report["traceback"] = traceback.format_exc()
         log.error("run %s failed: %s", run_date, report["reason"])
     if code == ExitCode.PUBLISHED and not dry_run:
@@ -160,7 +160,7 @@ def _attempt(
         except Exception as e:  # noqa: BLE001 - the journal finishes the publish on the next run
             code = ExitCode.FAILURE
             report["reason"] = (
-                f"publishing failed: {_one_line(e)}; the next rerate run on this output "
+                f"publishing failed: {failure_reason(e)}; the next rerate run on this output "
                 "finishes or cleans up what it began"
             )
             report["traceback"] = traceback.format_exc()
@@ -169,7 +169,7 @@ def _attempt(
     try:
         publisher.discard()
     except Exception as e:  # noqa: BLE001 - the next run deletes leftover staging
-        report["warnings"].append(f"could not delete the staging folder: {_one_line(e)}")
+        report["warnings"].append(f"could not delete the staging folder: {failure_reason(e)}")
     # A date's report.json stays the published run's, if it has one.
     current = not dry_run and not _safely(lambda: is_published(storage, out, run_date), True)
     return _finish(storage, out, run_date, report, code, started, current=current)
@@ -181,12 +181,7 @@ def _forget_old_states(storage, out) -> None:
         for path in forget_old_states(storage, out):
             log.info("deleted the carried state %s (older than the newest kept)", path)
     except Exception as e:  # noqa: BLE001 - a leftover state costs disk, not correctness
-        log.warning("could not delete old carried states: %s", _one_line(e))
-
-
-def _one_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {text[0] if text else ''}"
+        log.warning("could not delete old carried states: %s", failure_reason(e))
 
 
 def _safely(check, fallback):
@@ -201,6 +196,8 @@ def _close(report: dict, code: ExitCode, started: datetime) -> None:
     report["exit_code"] = int(code)
     dry = report["dry_run"] and code == ExitCode.PUBLISHED
     report["status"] = "dry_run" if dry else STATUS[code]
+    if code != ExitCode.PUBLISHED:
+        report["what_to_do"] = what_to_do(code, report["reason"])
     report["finished_at"] = finished.isoformat(timespec="seconds")
     report["duration_seconds"] = round((finished - started).total_seconds(), 1)
 
@@ -213,7 +210,7 @@ def _finish(storage, out, run_date, report, code, started, *, current) -> RunRes
             code, report, write_report(storage, out, run_date, report, current=current)
         )
     except Exception as e:  # noqa: BLE001 - an unwritable output must not hide the report
-        report["warnings"].append(f"the report could not be written: {_one_line(e)}")
+        report["warnings"].append(f"the report could not be written: {failure_reason(e)}")
         log.debug("traceback of the failure: %s", report.get("traceback"))
         shown = {k: v for k, v in report.items() if k != "traceback"}
         print(json.dumps(shown, indent=2, default=str), file=sys.stderr)

@@ -2,6 +2,8 @@
 
 from enum import IntEnum
 
+from py4j.protocol import Py4JJavaError
+
 
 class ExitCode(IntEnum):
     PUBLISHED = 0
@@ -41,3 +43,35 @@ WHAT_TO_DO = {
     ExitCode.BLOCKED: "look at the figures and the largest cuts in the report; if the change is "
     'real, run again with --accept-anomaly "why"; if not, find the upstream cause',
 }
+
+OUT_OF_MEMORY = (
+    "Spark ran out of memory, and a retry with the same settings runs out again: raise "
+    "spark.driver.memory in the profile (local) or the executors' memory (cluster, "
+    "spark-submit --conf spark.executor.memory=...), then run again; nothing was published"
+)
+
+
+def failure_reason(e: BaseException) -> str:
+    """One line that names what went wrong. A Spark failure arrives as a Py4JJavaError whose
+    first line only names the JVM call ("An error occurred while calling o214.parquet"): its
+    innermost Java cause says what happened."""
+    if isinstance(e, Py4JJavaError):
+        try:
+            cause = e.java_exception
+            while cause.getCause() is not None:
+                cause = cause.getCause()
+            return f"{cause.getClass().getSimpleName()}: {cause.getMessage()}"
+        except Exception:  # noqa: BLE001 - a JVM that is gone cannot be asked: the Python text
+            pass
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0] if text else ''}"
+
+
+def what_to_do(code: ExitCode, reason: str | None) -> str:
+    if (
+        code == ExitCode.FAILURE
+        and reason
+        and ("OutOfMemory" in reason or "OUT_OF_MEMORY" in reason)
+    ):
+        return OUT_OF_MEMORY
+    return WHAT_TO_DO[code]
