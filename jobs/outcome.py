@@ -60,7 +60,9 @@ def failure_reason(e: BaseException) -> str:
             cause = e.java_exception
             while cause.getCause() is not None:
                 cause = cause.getCause()
-            return f"{cause.getClass().getSimpleName()}: {cause.getMessage()}"
+            name = cause.getClass().getSimpleName()
+            message = (cause.getMessage() or "").strip().splitlines()
+            return f"{name}: {message[0]}" if message else name
         except Exception:  # noqa: BLE001 - a JVM that is gone cannot be asked: the Python text
             pass
     text = str(e).strip().splitlines()

@@ -34,4 +34,9 @@ def test_other_failures_keep_their_first_line_and_the_usual_advice(spark):
     assert reason == "IOException: disk quota exceeded"
     assert what_to_do(ExitCode.FAILURE, reason) == WHAT_TO_DO[ExitCode.FAILURE]
 
+    without_message = _spark_failure(spark, jvm.java.lang.IllegalStateException())
+    assert failure_reason(without_message) == "IllegalStateException"
+    two_lines = _spark_failure(spark, jvm.java.lang.IllegalStateException("first\nsecond"))
+    assert failure_reason(two_lines) == "IllegalStateException: first"
+
     assert failure_reason(ValueError("bad\nsecond line")) == "ValueError: bad"
