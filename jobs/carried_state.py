@@ -3,9 +3,19 @@ next run may start from it.
 
 `<output>/_state/run_date=D/` holds the carried tables, the id indexes the duplicate rules need
 (transforms.validate.id_index) and `folded.json`: which input partitions went in, each with a
-digest of its files. The next run reads only the partitions not folded yet, provided that is
-exact; otherwise it folds the whole ledger again (a full recompute) and its report says why:
-- asked for (`--full-recompute`), or no earlier published run, or it left no usable state;
+digest of its files, and the segments the state is made of.
+
+A night does not rewrite what it carries: the activity, repayments and id indexes only grow, so
+a night writes what its new rows add (a segment, in its own folder) and names the earlier
+segments it builds on; only the small per-account totals are written whole. On the 1st of a
+month (when bills that can no longer count are dropped), after MAX_SEGMENTS nights, and in a full
+recompute, the state is written whole again (one segment). A state whose segments were replaced
+or deleted since is not used.
+
+The next run reads only the partitions not folded yet, provided that is exact; otherwise it folds
+the whole ledger again (a full recompute) and its report says why:
+- asked for (`--full-recompute`), or no earlier published run, or it left no usable state
+  (missing, unreadable, or built on a segment that is gone or was replaced by a rerun);
 - a folded partition changed or vanished since (a re-delivered day);
 - a partition completed after a later one was folded (its rows were recorded earlier, so the
   duplicate rule could now keep them over rows already taken);
@@ -23,15 +33,58 @@ from pyspark.sql import functions as F
 from jobs.layout import InputLayout, OutputLayout
 from jobs.ledgers import EVENT_LEDGERS, Readiness, partition_digest
 from jobs.storage import Storage
-from transforms.carry import Carried
+from transforms.carry import Carried, drops_bills, within_horizon
 
-FORMAT = 1
+FORMAT = 2  # 1: every table whole in the state's own folder (still read)
+READABLE_FORMATS = (1, FORMAT)
 CARRIED_TABLES = ("activity", "totals", "repayments")
-KEEP_STATES = 3  # the newest run dates whose state stays; older ones are deleted at publish
+KEEP_STATES = 3  # the newest run dates whose state stays (with the states they build on)
+MAX_SEGMENTS = 31  # a night that would make more writes its state whole
 
 
 def index_table(ledger: str) -> str:
     return f"index_{ledger}"
+
+
+APPENDED_TABLES = ("activity", "repayments", *(index_table(ledger) for ledger in EVENT_LEDGERS))
+
+
+@dataclass(frozen=True)
+class Segment:
+    """What the run of `run_date` (attempt `attempt_id`) added to its state's appended tables."""
+
+    run_date: date
+    attempt_id: str | None  # None: a format-1 state
+
+    def as_json(self) -> dict:
+        return {"run_date": self.run_date.isoformat(), "attempt_id": self.attempt_id}
+
+
+@dataclass
+class State:
+    """A carried state as written: its folder and `folded.json`."""
+
+    path: str
+    folded: dict
+
+    @property
+    def run_date(self) -> date:
+        return date.fromisoformat(self.folded["run_date"])
+
+    @property
+    def segments(self) -> list[Segment]:
+        if "segments" not in self.folded:  # format 1
+            return [Segment(self.run_date, None)]
+        return [
+            Segment(date.fromisoformat(s["run_date"]), s["attempt_id"])
+            for s in self.folded["segments"]
+        ]
+
+    def segment_paths(self, out: OutputLayout, table: str) -> list[str]:
+        return [
+            f"{self.path if s.run_date == self.run_date else out.state(s.run_date)}/{table}"
+            for s in self.segments
+        ]
 
 
 @dataclass
@@ -45,13 +98,21 @@ class CarryPlan:
     previous: date | None = None
     carried: Carried | None = None
     index: dict[str, DataFrame] = field(default_factory=dict)
+    builds_on: list[Segment] = field(default_factory=list)  # the previous state's segments
 
-    def describe(self, out: OutputLayout) -> dict:
+    def appends(self, run_date: date) -> bool:
+        """Whether the run writes only what it adds (else its state whole, one segment)."""
+        return self.incremental and not drops_bills(run_date) and len(self.builds_on) < MAX_SEGMENTS
+
+    def describe(self, out: OutputLayout, run_date: date) -> dict:
+        appends = self.appends(run_date)
         return {
             "mode": "incremental" if self.incremental else "full_recompute",
             "why": self.why,
             "from_state": out.state(self.previous) if self.incremental else None,
             "partitions_read": {ledger: _days(days) for ledger, days in self.read_days.items()},
+            "state_written": "appended" if appends else "whole",
+            "state_segments": len(self.builds_on) + 1 if appends else 1,
         }
 
 
@@ -89,16 +150,24 @@ def plan_carry(
     if previous_day is None:
         return full("no earlier published run to carry state from")
     try:
-        folded = _read_folded(storage, out, previous_day)
+        state = _read_state(storage, out.state(previous_day))
+        gone = state and _segments_gone(storage, out, state)
     except Exception as e:  # noqa: BLE001 - an unreadable state is recomputed, never trusted
         return full(f"the state of {previous_day} cannot be read: {str(e).splitlines()[0]}")
-    if folded is None:
+    if state is None:
         return full(f"the run of {previous_day} left no carried state at {out.state(previous_day)}")
-    if folded.get("format") != FORMAT:
-        return full(f"the state of {previous_day} has format {folded.get('format')}, not {FORMAT}")
+    if state.folded.get("format") not in READABLE_FORMATS:
+        return full(
+            f"the state of {previous_day} has format {state.folded.get('format')}, not {FORMAT}"
+        )
+    if gone:
+        return full(
+            f"the state of {previous_day} builds on segments that are gone or were replaced "
+            f"by a rerun since: {gone}"
+        )
     new_days = {}
     for ledger, days in complete.items():
-        before = folded["partitions"].get(ledger, {})
+        before = state.folded["partitions"].get(ledger, {})
         changed = sorted(d for d, digest in before.items() if digests[ledger].get(d) != digest)
         if changed:
             return full(
@@ -109,7 +178,7 @@ def plan_carry(
         late = [d.isoformat() for d in new_days[ledger] if d.isoformat() < newest_folded]
         if late:
             return full(f"{ledger} partitions completed after later ones were folded: {late}")
-    carried = read_carried(spark, out.state(previous_day))
+    carried = read_carried(spark, out, state)
     disowned = _payments_of_another_users_bill(spark, inputs, new_days["repayments"], carried)
     if disowned:
         return full(
@@ -124,24 +193,46 @@ def plan_carry(
         previous_day,
         carried,
         {
-            ledger: spark.read.parquet(f"{out.state(previous_day)}/{index_table(ledger)}")
+            ledger: spark.read.parquet(*state.segment_paths(out, index_table(ledger)))
             for ledger in EVENT_LEDGERS
         },
+        state.segments,
     )
 
 
-def _read_folded(storage: Storage, out: OutputLayout, day: date) -> dict | None:
-    text = storage.read_text(f"{out.state(day)}/folded.json")
+def _read_state(storage: Storage, path: str) -> State | None:
+    """The state in `path`, or None if it has no `folded.json` or misses one of its tables."""
+    text = storage.read_text(f"{path}/folded.json")
     if text is None or not all(
-        storage.exists(f"{out.state(day)}/{t}")
+        storage.exists(f"{path}/{t}")
         for t in (*CARRIED_TABLES, *(index_table(ledger) for ledger in EVENT_LEDGERS))
     ):
         return None
-    return json.loads(text)
+    return State(path, json.loads(text))
 
 
-def read_carried(spark: SparkSession, path: str) -> Carried:
-    return Carried(*(spark.read.parquet(f"{path}/{t}") for t in CARRIED_TABLES))
+def _segments_gone(storage: Storage, out: OutputLayout, state: State) -> list[str]:
+    """The run dates of the segments `state` builds on that are missing, or were replaced by a
+    later attempt at their date (a rerun, or a rollback and a new run)."""
+    gone = []
+    for segment in state.segments:
+        if segment.run_date == state.run_date:
+            continue
+        found = _read_state(storage, out.state(segment.run_date))
+        if found is None or found.folded.get("attempt_id") != segment.attempt_id:
+            gone.append(segment.run_date.isoformat())
+    return gone
+
+
+def read_carried(spark: SparkSession, out: OutputLayout, state: State) -> Carried:
+    def appended(table: str) -> DataFrame:
+        return spark.read.parquet(*state.segment_paths(out, table))
+
+    return Carried(
+        within_horizon(appended("activity"), as_of=state.run_date),
+        spark.read.parquet(f"{state.path}/totals"),
+        appended("repayments"),
+    )
 
 
 def _payments_of_another_users_bill(
@@ -151,17 +242,22 @@ def _payments_of_another_users_bill(
     user (counted on the raw new rows: erring towards a full recompute, never away from it)."""
     if not days:
         return 0
-    carried_bills = carried.repayments.filter(F.col("entry_type") == "bill").select("bill_id")
-    waiting = (
-        carried.repayments.filter(F.col("entry_type") == "payment")
-        .join(carried_bills, "bill_id", "left_anti")
-        .select("bill_id", F.col("user_id").alias("payer"))
-    )
     new_bills = (
         spark.read.option("basePath", inputs.ledger_root("repayments"))
         .parquet(*[inputs.partition("repayments", d) for d in days])
         .filter(F.col("entry_type") == "bill")
         .select("bill_id", "user_id")
+    )
+    # Only the carried rows of the bills a new statement names can matter: one night's bills
+    # are few, so the carried repayments are filtered against them, not shuffled whole.
+    named = carried.repayments.join(
+        F.broadcast(new_bills.select("bill_id").distinct()), "bill_id", "left_semi"
+    )
+    carried_bills = named.filter(F.col("entry_type") == "bill").select("bill_id")
+    waiting = (
+        named.filter(F.col("entry_type") == "payment")
+        .join(carried_bills, "bill_id", "left_anti")
+        .select("bill_id", F.col("user_id").alias("payer"))
     )
     return (
         waiting.join(new_bills, "bill_id")
@@ -170,19 +266,36 @@ def _payments_of_another_users_bill(
     )
 
 
-def folded_text(plan: CarryPlan, run_date: date) -> str:
-    return json.dumps(
-        {"format": FORMAT, "run_date": run_date.isoformat(), "partitions": plan.digests},
-        indent=1,
-        sort_keys=True,
-    )
+def folded_state(plan: CarryPlan, run_date: date, attempt_id: str) -> dict:
+    """The `folded.json` of the state a run writes: the partitions in it, and its segments."""
+    own = Segment(run_date, attempt_id)
+    segments = [*plan.builds_on, own] if plan.appends(run_date) else [own]
+    return {
+        "format": FORMAT,
+        "run_date": run_date.isoformat(),
+        "attempt_id": attempt_id,
+        "partitions": plan.digests,
+        "segments": [s.as_json() for s in segments],
+    }
+
+
+def folded_text(folded: dict) -> str:
+    return json.dumps(folded, indent=1, sort_keys=True)
 
 
 def forget_old_states(storage: Storage, out: OutputLayout, keep: int = KEEP_STATES) -> list[str]:
-    """Deletes the carried state of all but the newest `keep` run dates; returns what went."""
+    """Deletes the carried state of all but the newest `keep` run dates and the states their
+    segments are in; returns what went. Nothing goes unless every kept state could be read."""
     dates = out.run_dates(storage, "_state")
+    kept = dates[max(0, len(dates) - keep) :]
+    needed = set(kept)
+    for day in kept:
+        state = _read_state(storage, out.state(day))
+        if state is not None:
+            needed.update(s.run_date for s in state.segments)
     gone = []
-    for day in dates[: max(0, len(dates) - keep)]:
-        storage.delete(out.state(day))
-        gone.append(out.state(day))
+    for day in dates:
+        if day not in needed:
+            storage.delete(out.state(day))
+            gone.append(out.state(day))
     return gone

@@ -23,6 +23,8 @@ from pyspark.sql import SparkSession
 
 from jobs.carried_state import (
     CarryPlan,
+    State,
+    folded_state,
     folded_text,
     forget_old_states,
     index_table,
@@ -48,11 +50,17 @@ from jobs.publish import (
 )
 from jobs.storage import Storage
 from jobs.summary import summarize_run
-from transforms.carry import carry_forward, fold
+from transforms.carry import carry_forward, fold, merge, within_horizon
 from transforms.diff import classify_changes, to_limits
 from transforms.pipeline import rerate_carried
 from transforms.schemas import LIMIT_CHANGES, LIMITS
-from transforms.validate import accepted_rows, extend_index, id_index, to_rejects
+from transforms.validate import (
+    accepted_rows,
+    extend_index,
+    id_index,
+    index_additions,
+    to_rejects,
+)
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +245,7 @@ def _rerate(
             previous_day,
             full_recompute=full_recompute,
         )
-        report["carried_state"] = plan.describe(out)
+        report["carried_state"] = plan.describe(out, run_date)
         planned.append(plan)
         return Reading(plan.read_days, plan.index)
 
@@ -253,9 +261,8 @@ def _rerate(
         report["carried_state"]["mode"],
         previous_day or "initial limits (bootstrap)",
     )
-    _stage_carried_state(publisher, plan, checked, run_date)
+    state = _stage_carried_state(spark, publisher, plan, checked, run_date)
     clock.lap("carried_state")
-    state = read_carried(spark, publisher.staged_state())
     previous_limits = read_table(
         spark, out, "limits", [previous_day] if previous_day else [], LIMITS
     )
@@ -311,23 +318,38 @@ class _Phases:
         self.last = now
 
 
-def _stage_carried_state(publisher, plan: CarryPlan, checked, run_date) -> None:
+def _stage_carried_state(spark, publisher, plan: CarryPlan, checked, run_date):
     """Folds the accepted new rows into the previous state (or, in full, the whole ledger into
-    nothing) and writes the result aside: tonight's decision is made from what was written, so
-    the state the next night starts from is the one this night used."""
-    folded = fold(
-        plan.carried,
+    nothing) and writes the result aside; returns it as read back from what was written, so the
+    state the next night starts from is the one this night decided with. A night that appends
+    writes only what its rows add (jobs.carried_state); otherwise the whole state."""
+    added = fold(
+        None,
         accepted_rows(checked["transactions"]),
         accepted_rows(checked["repayments"]),
     )
-    tables = carry_forward(folded, as_of=run_date).tables()
-    for ledger in EVENT_LEDGERS:
-        tables[index_table(ledger)] = (
-            extend_index(plan.index[ledger], checked[ledger], ledger=ledger)
-            if plan.incremental
-            else id_index(checked[ledger], ledger=ledger)
-        )
-    publisher.stage_state(tables, folded_text(plan, run_date))
+    if plan.appends(run_date):
+        tables = {
+            "activity": within_horizon(added.activity, as_of=run_date),
+            "totals": merge(plan.carried, added).totals,
+            "repayments": added.repayments,
+        }
+        for ledger in EVENT_LEDGERS:
+            tables[index_table(ledger)] = index_additions(
+                plan.index[ledger], checked[ledger], ledger=ledger
+            )
+    else:
+        whole = added if plan.carried is None else merge(plan.carried, added)
+        tables = carry_forward(whole, as_of=run_date).tables()
+        for ledger in EVENT_LEDGERS:
+            tables[index_table(ledger)] = (
+                extend_index(plan.index[ledger], checked[ledger], ledger=ledger)
+                if plan.incremental
+                else id_index(checked[ledger], ledger=ledger)
+            )
+    folded = folded_state(plan, run_date, publisher.attempt_id)
+    path = publisher.stage_state(tables, folded_text(folded))
+    return read_carried(spark, publisher.layout, State(path, folded))
 
 
 def _guard(report, previous_limits, limits, changes, policy, accept_anomaly) -> None:

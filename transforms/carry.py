@@ -96,21 +96,37 @@ def fold(carried: Carried | None, transactions: DataFrame, repayments: DataFrame
     """Adds accepted ledger rows to the carried state (None: nothing carried yet)."""
     activity = daily_activity(transactions)
     new_repayments = repayments.select(*REPAYMENT_COLUMNS)
-    totals = _totals(activity, new_repayments)
-    if carried is None:
-        return Carried(activity, totals, new_repayments)
+    added = Carried(activity, _totals(activity, new_repayments), new_repayments)
+    return added if carried is None else merge(carried, added)
+
+
+def merge(carried: Carried, added: Carried) -> Carried:
+    """The carried state with `added` (new rows folded into nothing) folded in."""
     # Every use of the activity is a sum, a maximum or a distinct count of days, so a day may
     # have several rows: the new rows are appended, not merged (no shuffle of the whole year).
-    activity = carried.activity.unionByName(activity)
     totals = (
-        carried.totals.unionByName(totals)
+        carried.totals.unionByName(added.totals)
         .groupBy("user_id")
         .agg(
             *(F.sum(c).cast(AMOUNT).alias(c) for c in TOTAL_SUMS),
             F.max("last_purchase_on").alias("last_purchase_on"),
         )
     )
-    return Carried(activity, totals, carried.repayments.unionByName(new_repayments))
+    return Carried(
+        carried.activity.unionByName(added.activity),
+        totals,
+        carried.repayments.unionByName(added.repayments),
+    )
+
+
+def drops_bills(as_of: date) -> bool:
+    """Whether carrying forward after `as_of` drops the bills that can no longer count."""
+    return as_of.day == BILLS_DROPPED_ON_DAY
+
+
+def within_horizon(activity: DataFrame, *, as_of: date) -> DataFrame:
+    """The activity a run after `as_of` can still use: the days inside the longest window."""
+    return activity.filter(F.col("day") > F.lit(as_of - timedelta(days=LONGEST_WINDOW)))
 
 
 def carry_forward(carried: Carried, *, as_of: date) -> Carried:
@@ -121,8 +137,8 @@ def carry_forward(carried: Carried, *, as_of: date) -> Carried:
     repayments, so bills are dropped once a month (on the 1st); keeping them longer changes
     nothing but the state's size."""
     horizon = as_of - timedelta(days=LONGEST_WINDOW)
-    activity = carried.activity.filter(F.col("day") > F.lit(horizon))
-    if as_of.day != BILLS_DROPPED_ON_DAY:
+    activity = within_horizon(carried.activity, as_of=as_of)
+    if not drops_bills(as_of):
         return Carried(activity, carried.totals, carried.repayments)
     done = (
         settle_bills(carried.repayments, as_of=as_of)

@@ -209,12 +209,16 @@ def id_index(rows: DataFrame, *, ledger: str) -> DataFrame:
     )
 
 
+def index_additions(index: DataFrame, rows: DataFrame, *, ledger: str) -> DataFrame:
+    """What `rows`, all recorded after every indexed row, add to the index: the first row of
+    each id it does not hold yet."""
+    key = LEDGER_ID[ledger]
+    return id_index(rows.join(index.select(key), key, "left_anti"), ledger=ledger)
+
+
 def extend_index(index: DataFrame, rows: DataFrame, *, ledger: str) -> DataFrame:
     """The index once `rows`, all recorded after every indexed row, are added."""
-    key = LEDGER_ID[ledger]
-    return index.unionByName(
-        id_index(rows.join(index.select(key), key, "left_anti"), ledger=ledger)
-    )
+    return index.unionByName(index_additions(index, rows, ledger=ledger))
 
 
 def checked_after(index: DataFrame, rows: DataFrame, *, ledger: str) -> DataFrame:

@@ -1,0 +1,138 @@
+"""Nights that append to the carried state instead of rewriting it: a chain of them, across the
+1st of a month (where the state is written whole again), decides what full recomputes decide
+night by night; the states a kept state builds on are not deleted; and a state built on a
+segment that was replaced since is not used."""
+
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from jobs.carried_state import CARRIED_TABLES, forget_old_states, plan_carry
+from jobs.config import load_settings
+from jobs.layout import InputLayout, OutputLayout
+from jobs.ledgers import check_readiness
+from jobs.nightly import run_nightly
+from jobs.storage import Storage
+from tests.e2e import report, table_rows
+from tests.two_nights import BEFORE, TABLES, D
+
+NIGHTS = ("2026-04-29", "2026-04-30", "2026-05-01", "2026-05-02")
+TINY = {  # runtime settings for a tiny ledger (tests.e2e.TINY_DATA_SETTINGS), restored after
+    "spark.sql.shuffle.partitions": "1",
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.adaptive.enabled": "false",
+}
+
+
+@pytest.fixture(scope="module")
+def chain(world, spark, tmp_path_factory):
+    """The nights on the shared ledger, in this test's Spark session, each appending to the
+    carried state; and, for each after the first, the same night as a full recompute on a copy
+    of the output as it stood before the night."""
+    root = tmp_path_factory.mktemp("segments")
+    appended = root / "appended"
+    before = {name: spark.conf.get(name) for name in TINY}
+    for name, value in TINY.items():
+        spark.conf.set(name, value)
+
+    def run(out, night: str, **flags):
+        settings = load_settings(
+            world["conf"], input_path=str(world["input"]), output_path=str(out)
+        )
+        ran = run_nightly(spark, settings, date.fromisoformat(night), **flags)
+        assert ran.exit_code == 0, ran.report["reason"]
+
+    try:
+        for night in NIGHTS:
+            if night != NIGHTS[0]:
+                shutil.copytree(appended, root / f"full-{night}")
+                run(root / f"full-{night}", night, full_recompute=True)
+            run(appended, night)
+    finally:
+        for name, value in before.items():
+            spark.conf.set(name, value)
+    return {"appended": appended, "full": {n: root / f"full-{n}" for n in NIGHTS[1:]}}
+
+
+@pytest.mark.soak  # seven runs, 2 min 40 s: make test-faults
+def test_appending_nights_decide_what_full_recomputes_decide(chain):
+    for night, full in chain["full"].items():
+        assert report(full, night)["carried_state"]["mode"] == "full_recompute"
+        for table in TABLES:
+            part = f"run_date={night}"
+            mine, recomputed = (
+                table_rows(chain["appended"] / table / part),
+                table_rows(full / table / part),
+            )
+            assert (mine is None and recomputed is None) or mine.equals(recomputed), (night, table)
+
+
+@pytest.mark.soak  # seven runs, 2 min 40 s: make test-faults
+def test_the_state_is_appended_to_and_written_whole_on_the_first_of_the_month(chain):
+    carried = [report(chain["appended"], n)["carried_state"] for n in NIGHTS]
+    assert [c["mode"] for c in carried] == ["full_recompute"] + ["incremental"] * 3
+    assert [(c["state_written"], c["state_segments"]) for c in carried] == [
+        ("whole", 1),  # the bootstrap
+        ("appended", 2),
+        ("whole", 1),  # the 1st: bills that can no longer count are dropped
+        ("appended", 2),
+    ]
+
+
+def _states(out: Path) -> list[str]:
+    return sorted(p.name.removeprefix("run_date=") for p in (out / "_state").glob("run_date=*"))
+
+
+def _state(out: Path, night: str, builds_on: tuple[str, ...]) -> None:
+    folder = out / "_state" / f"run_date={night}"
+    for table in (*CARRIED_TABLES, "index_transactions", "index_repayments"):
+        (folder / table).mkdir(parents=True)
+    segments = [{"run_date": d, "attempt_id": d} for d in (*builds_on, night)]
+    (folder / "folded.json").write_text(
+        json.dumps({"format": 2, "run_date": night, "attempt_id": night, "segments": segments})
+    )
+
+
+def test_old_states_go_unless_a_kept_state_builds_on_them(spark, tmp_path):
+    _state(tmp_path, "2026-03-31", ())
+    _state(tmp_path, "2026-04-01", ())  # written whole
+    for n, night in enumerate(["2026-04-02", "2026-04-03", "2026-04-04", "2026-04-05"]):
+        _state(tmp_path, night, tuple(f"2026-04-0{d}" for d in range(1, n + 2)))
+    gone = forget_old_states(Storage(spark), OutputLayout(str(tmp_path)), keep=3)
+    assert [Path(g).name for g in gone] == ["run_date=2026-03-31"]
+    assert _states(tmp_path) == [
+        "2026-04-01",
+        "2026-04-02",
+        "2026-04-03",
+        "2026-04-04",
+        "2026-04-05",
+    ]
+
+
+def test_a_state_built_on_a_replaced_segment_is_not_used(world, spark, tmp_path):
+    out = tmp_path / "output"
+    shutil.copytree(world["reference"], out)  # D's state builds on the bootstrap's (D-1)
+    replaced = out / "_state" / f"run_date={BEFORE}" / "folded.json"
+    folded = json.loads(replaced.read_text())
+    folded["attempt_id"] = "a-later-rerun"
+    replaced.write_text(json.dumps(folded))
+    (replaced.parent / ".folded.json.crc").unlink()
+    inputs = InputLayout(str(world["input"]))
+    storage = Storage(spark)
+    day = date.fromisoformat(D)
+    plan = plan_carry(
+        spark,
+        storage,
+        inputs,
+        OutputLayout(str(out)),
+        check_readiness(storage, inputs, day),
+        day,
+        full_recompute=False,
+    )
+    assert not plan.incremental
+    assert f"builds on segments that are gone or were replaced by a rerun since: ['{BEFORE}']" in (
+        plan.why
+    )
