@@ -209,11 +209,19 @@ def id_index(rows: DataFrame, *, ledger: str) -> DataFrame:
     )
 
 
+def _indexed(index: DataFrame, rows: DataFrame, column: str) -> DataFrame:
+    """The index rows whose `column` some row of `rows` has. A night's rows are few and the
+    index is every id ever recorded: the night's values are broadcast and the index is read
+    once as it lies, not shuffled."""
+    return index.join(F.broadcast(rows.select(column).distinct()), column, "left_semi")
+
+
 def index_additions(index: DataFrame, rows: DataFrame, *, ledger: str) -> DataFrame:
     """What `rows`, all recorded after every indexed row, add to the index: the first row of
     each id it does not hold yet."""
     key = LEDGER_ID[ledger]
-    return id_index(rows.join(index.select(key), key, "left_anti"), ledger=ledger)
+    known = _indexed(index, rows, key).select(key)
+    return id_index(rows.join(known, key, "left_anti"), ledger=ledger)
 
 
 def extend_index(index: DataFrame, rows: DataFrame, *, ledger: str) -> DataFrame:
@@ -225,12 +233,9 @@ def checked_after(index: DataFrame, rows: DataFrame, *, ledger: str) -> DataFram
     """`rows` with their `reject_reason`, checked as if together with every row recorded before
     them: the indexed first rows of the ids (and, for repayments, of the bills) they name stand in
     for the whole earlier ledger."""
-    key = LEDGER_ID[ledger]
-    earlier = index.join(rows.select(key).distinct(), key, "left_semi")
+    earlier = _indexed(index, rows, LEDGER_ID[ledger])
     if ledger == "repayments":
-        owners = index.filter(F.col("entry_type") == "bill").join(
-            rows.select("bill_id").distinct(), "bill_id", "left_semi"
-        )
+        owners = _indexed(index.filter(F.col("entry_type") == "bill"), rows, "bill_id")
         earlier = earlier.unionByName(owners)
     stand_ins = earlier.select(
         *[
