@@ -23,6 +23,7 @@ import pandas as pd
 import psutil
 import pyarrow.parquet as pq
 
+from jobs.carried_state import APPENDED_TABLES
 from tests.bench.measure import Measured, measure
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,8 +138,25 @@ def run_d(inputs: Path, output: Path, end: date, label: str, mode: str, *extra: 
     state = output / "_state" / f"run_date={end}"
     return result, {
         "rows_read": {ledger: report["inputs"][ledger].get("rows_read") for ledger in LEDGERS},
-        "carried_state_bytes": sum(f.stat().st_size for f in state.rglob("*.parquet")),
+        "carried_state_bytes": _state_bytes(output, state),
+        "state_bytes_written": _parquet_bytes(state),
     }
+
+
+def _parquet_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*.parquet"))
+
+
+def _state_bytes(output: Path, state: Path) -> int:
+    """The state as a run reads it: its own folder and the segments of earlier ones it builds
+    on (jobs.carried_state)."""
+    folded = json.loads((state / "folded.json").read_text())
+    earlier = [
+        output / "_state" / f"run_date={s['run_date']}" / table
+        for s in folded.get("segments", [])[:-1]
+        for table in APPENDED_TABLES
+    ]
+    return _parquet_bytes(state) + sum(_parquet_bytes(t) for t in earlier)
 
 
 def published_tables(output: Path, end: date) -> dict:
@@ -250,7 +268,8 @@ def main(users: int, scales: str, days: int, end_text: str, root: Path) -> None:
     }
     click.echo(
         f"rows read: nightly {read['rows_read']}, full {full_read['rows_read']}; carried state "
-        f"{read['carried_state_bytes'] / 1e6:.1f} MB"
+        f"{read['carried_state_bytes'] / 1e6:.1f} MB, of which the night wrote "
+        f"{read['state_bytes_written'] / 1e6:.1f} MB"
     )
     click.echo(f"\n{'ratio':<28}{'value':>8}{'target':>9}")
     for name, value in ratios.items():
@@ -280,6 +299,7 @@ def main(users: int, scales: str, days: int, end_text: str, root: Path) -> None:
         "rows_read_by_nightly_run": read["rows_read"],
         "rows_read_by_full_recompute": full_read["rows_read"],
         "carried_state_bytes": read["carried_state_bytes"],
+        "state_bytes_written_by_nightly_run": read["state_bytes_written"],
         "machine": {**here, "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
         "timings": {
             "nightly": nightly.as_dict(),
