@@ -8,9 +8,15 @@ import shutil
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from jobs.carried_state import CARRIED_TABLES, forget_old_states, plan_carry
+from jobs.carried_state import (
+    CARRIED_TABLES,
+    _payments_of_another_users_bill,
+    forget_old_states,
+    plan_carry,
+)
 from jobs.config import load_settings
 from jobs.layout import InputLayout, OutputLayout
 from jobs.ledgers import check_readiness
@@ -18,6 +24,7 @@ from jobs.nightly import run_nightly
 from jobs.storage import Storage
 from tests.e2e import report, table_rows
 from tests.two_nights import BEFORE, TABLES, D
+from transforms.carry import Carried
 
 NIGHTS = ("2026-04-29", "2026-04-30", "2026-05-01", "2026-05-02")
 TINY = {  # runtime settings for a tiny ledger (tests.e2e.TINY_DATA_SETTINGS), restored after
@@ -136,3 +143,24 @@ def test_a_state_built_on_a_replaced_segment_is_not_used(world, spark, tmp_path)
     assert f"builds on segments that are gone or were replaced by a rerun since: ['{BEFORE}']" in (
         plan.why
     )
+
+
+def test_carried_payments_whose_bill_arrives_for_another_user_are_counted(spark, tmp_path):
+    night = date(2026, 5, 31)
+    inputs = InputLayout(str(tmp_path / "input"))
+    partition = Path(inputs.partition("repayments", night))
+    partition.mkdir(parents=True)
+    pd.DataFrame(  # the night's first statements of three bills
+        {"bill_id": ["B1", "B2", "B3"], "user_id": [2, 3, 4], "entry_type": "bill"}
+    ).to_parquet(partition / "part-0.parquet")
+    carried_rows = spark.createDataFrame(
+        [
+            ("B1", 1, "payment"),  # paid by user 1 before its bill came, for user 2: counted
+            ("B2", 3, "bill"),  # B2's bill is already carried: the new row is a duplicate
+            ("B2", 5, "payment"),
+            ("B3", 4, "payment"),  # paid before its bill, by the bill's own user
+        ],
+        "bill_id string, user_id long, entry_type string",
+    )
+    carried = Carried(None, None, carried_rows)
+    assert _payments_of_another_users_bill(spark, inputs, [night], carried) == 1
