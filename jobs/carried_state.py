@@ -7,7 +7,7 @@ digest of its files, and the segments the state is made of.
 
 A night does not rewrite what it carries: the activity, repayments and id indexes only grow, so
 a night writes what its new rows add (a segment, in its own folder) and names the earlier
-segments it builds on; only the small per-account totals are written whole. On the 1st of a
+segments it builds on; only the small per-account tables (totals, windows) are written whole. On the 1st of a
 month (when bills that can no longer count are dropped), after MAX_SEGMENTS nights, and in a full
 recompute, the state is written whole again (one segment). A state whose segments were replaced
 or deleted since is not used.
@@ -34,10 +34,14 @@ from jobs.layout import InputLayout, OutputLayout
 from jobs.ledgers import EVENT_LEDGERS, Readiness, partition_digest
 from jobs.storage import Storage
 from transforms.carry import Carried, drops_bills, within_horizon
+from transforms.windows import window_sums
 
-FORMAT = 2  # 1: every table whole in the state's own folder (still read)
-READABLE_FORMATS = (1, FORMAT)
+# 1: every table whole in the state's own folder; 2: segments; 3: with the rolled windows.
+# Formats 1 and 2 are still read: their windows are summed from their activity once.
+FORMAT = 3
+READABLE_FORMATS = (1, 2, FORMAT)
 CARRIED_TABLES = ("activity", "totals", "repayments")
+WINDOWS_TABLE = "windows"  # from format 3
 KEEP_STATES = 3  # the newest run dates whose state stays (with the states they build on)
 MAX_SEGMENTS = 31  # a night that would make more writes its state whole
 
@@ -70,6 +74,10 @@ class State:
     @property
     def run_date(self) -> date:
         return date.fromisoformat(self.folded["run_date"])
+
+    @property
+    def has_windows(self) -> bool:
+        return self.folded.get("format", 0) >= 3
 
     @property
     def segments(self) -> list[Segment]:
@@ -203,12 +211,15 @@ def plan_carry(
 def _read_state(storage: Storage, path: str) -> State | None:
     """The state in `path`, or None if it has no `folded.json` or misses one of its tables."""
     text = storage.read_text(f"{path}/folded.json")
-    if text is None or not all(
-        storage.exists(f"{path}/{t}")
-        for t in (*CARRIED_TABLES, *(index_table(ledger) for ledger in EVENT_LEDGERS))
-    ):
+    if text is None:
         return None
-    return State(path, json.loads(text))
+    state = State(path, json.loads(text))
+    tables = [*CARRIED_TABLES, *(index_table(ledger) for ledger in EVENT_LEDGERS)]
+    if state.has_windows:
+        tables.append(WINDOWS_TABLE)
+    if not all(storage.exists(f"{path}/{t}") for t in tables):
+        return None
+    return state
 
 
 def _segments_gone(storage: Storage, out: OutputLayout, state: State) -> list[str]:
@@ -228,10 +239,18 @@ def read_carried(spark: SparkSession, out: OutputLayout, state: State) -> Carrie
     def appended(table: str) -> DataFrame:
         return spark.read.parquet(*state.segment_paths(out, table))
 
+    activity = within_horizon(appended("activity"), as_of=state.run_date)
+    windows = (
+        spark.read.parquet(f"{state.path}/{WINDOWS_TABLE}")
+        if state.has_windows
+        else window_sums(activity, as_of=state.run_date)
+    )
     return Carried(
-        within_horizon(appended("activity"), as_of=state.run_date),
+        activity,
         spark.read.parquet(f"{state.path}/totals"),
         appended("repayments"),
+        windows,
+        state.run_date,
     )
 
 

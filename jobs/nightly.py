@@ -327,12 +327,15 @@ def _stage_carried_state(spark, publisher, plan: CarryPlan, checked, run_date):
         None,
         accepted_rows(checked["transactions"]),
         accepted_rows(checked["repayments"]),
+        as_of=run_date,
     )
     if plan.appends(run_date):
+        merged = merge(plan.carried, added)
         tables = {
             "activity": within_horizon(added.activity, as_of=run_date),
-            "totals": merge(plan.carried, added).totals,
+            "totals": merged.totals,
             "repayments": added.repayments,
+            "windows": merged.windows,
         }
         for ledger in EVENT_LEDGERS:
             tables[index_table(ledger)] = index_additions(
@@ -340,7 +343,7 @@ def _stage_carried_state(spark, publisher, plan: CarryPlan, checked, run_date):
             )
     else:
         whole = added if plan.carried is None else merge(plan.carried, added)
-        tables = carry_forward(whole, as_of=run_date).tables()
+        tables = carry_forward(whole).tables()
         for ledger in EVENT_LEDGERS:
             tables[index_table(ledger)] = (
                 extend_index(plan.index[ledger], checked[ledger], ledger=ledger)

@@ -7,8 +7,9 @@ from decimal import Decimal
 
 from pyspark.sql import functions as F
 
-from transforms.carry import carry_forward, fold
-from transforms.features import aggregate_purchases, aggregate_repayment_behaviour, settle_bills
+from transforms.carry import Carried, carry_forward, fold
+from transforms.features import aggregate_repayment_behaviour, settle_bills
+from transforms.windows import purchase_features
 from transforms.validate import (
     CHECKS,
     checked_after,
@@ -92,7 +93,7 @@ def ledgers(spark):
 def features(carried, as_of):
     bills = settle_bills(carried.repayments, as_of=as_of)
     return {
-        "purchases": aggregate_purchases(carried.activity, as_of=as_of),
+        "purchases": purchase_features(carried.windows, as_of=as_of),
         "repayment": aggregate_repayment_behaviour(bills, as_of=as_of, suspend_dpd=30),
         "totals": carried.totals,
     }
@@ -108,12 +109,17 @@ def test_folding_night_by_night_equals_folding_the_whole_ledger(spark):
     for night in NIGHTS:
         recorded = F.col("dt") == F.lit(night)
         carried = carry_forward(
-            fold(carried, transactions.filter(recorded), repayments.filter(recorded)), as_of=night
+            fold(carried, transactions.filter(recorded), repayments.filter(recorded), as_of=night)
         )
         # written and read back, as a run does
-        carried = type(carried)(*(t.localCheckpoint() for t in carried.tables().values()))
+        carried = Carried(
+            **{name: t.localCheckpoint() for name, t in carried.tables().items()}, as_of=night
+        )
         whole = fold(
-            None, transactions.filter(F.col("dt") <= night), repayments.filter(F.col("dt") <= night)
+            None,
+            transactions.filter(F.col("dt") <= night),
+            repayments.filter(F.col("dt") <= night),
+            as_of=night,
         )
         nightly, full = features(carried, night), features(whole, night)
         for name in nightly:
@@ -136,14 +142,14 @@ def bills_in(carried) -> set:
 
 def test_carry_forward_drops_what_no_later_night_can_use(spark):
     transactions, repayments = ledgers(spark)
-    everything = fold(None, transactions, repayments)
-    assert bills_in(carry_forward(everything, as_of=NIGHTS[-1])) == {"B1", "B2", "B3", "B4"}
+    everything = fold(None, transactions, repayments, as_of=NIGHTS[-1])
+    assert bills_in(carry_forward(everything)) == {"B1", "B2", "B3", "B4"}
     last = date(2026, 7, 1)  # bills are dropped on the 1st of a month
-    carried = carry_forward(everything, as_of=last)
+    carried = carry_forward(fold(None, transactions, repayments, as_of=last))
     assert bills_in(carried) == {"B2", "B3", "B4"}  # B1 was due and settled over a year ago
     oldest_day = carried.activity.agg(F.min("day")).first()[0]
     assert oldest_day > last - timedelta(days=365)
-    assert carried.activity.count() < fold(None, transactions, repayments).activity.count()
+    assert carried.activity.count() < everything.activity.count()
 
 
 TXN_ROWS = [

@@ -7,12 +7,8 @@ from decimal import Decimal
 from pyspark.sql import Row
 
 from transforms.carry import fold
-from transforms.features import (
-    aggregate_purchases,
-    aggregate_repayment_behaviour,
-    build_features,
-    settle_bills,
-)
+from transforms.features import aggregate_repayment_behaviour, build_features, settle_bills
+from transforms.windows import purchase_features
 
 D = date(2026, 6, 30)
 REPAY = (
@@ -81,8 +77,8 @@ def test_purchase_windows_payment_mix_and_refunds(spark):
         ("t4", 1, datetime(2025, 3, 1, 12), "purchase", money("50.00"), "debit_card", None),
         ("t5", 1, datetime(2026, 6, 1, 12), "refund", money("100.00"), "credit", 1),
     ]
-    carried = fold(None, spark.createDataFrame(rows, TXN), repayments(spark, []))
-    row = aggregate_purchases(carried.activity, as_of=D).first()
+    carried = fold(None, spark.createDataFrame(rows, TXN), repayments(spark, []), as_of=D)
+    row = purchase_features(carried.windows, as_of=D).first()
     totals = carried.totals.first()
     assert [row[f"purchase_count_{w}d"] for w in (30, 90, 180, 365)] == [1, 2, 3, 3]
     assert row["purchase_amount_180d"] == money("1000.00")
@@ -129,11 +125,11 @@ def test_balance_utilization_and_tenure_for_an_account(spark):
     previous = spark.createDataFrame(
         [(1, money("1000.00"))], "user_id long, prev_limit decimal(18,2)"
     )
-    carried = fold(None, txn, repay)
+    carried = fold(None, txn, repay, as_of=D)
     bills = settle_bills(carried.repayments, as_of=D)
     features = build_features(
         accounts,
-        aggregate_purchases(carried.activity, as_of=D),
+        purchase_features(carried.windows, as_of=D),
         aggregate_repayment_behaviour(bills, as_of=D, suspend_dpd=30),
         carried.totals,
         previous,

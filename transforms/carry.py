@@ -5,11 +5,14 @@ Of the whole history a night's features use only:
   up (the windows end on the run date, so days older than the longest window can go);
 - `totals`: per account, the all-time sums the balance is made of, and the last purchase day;
 - `repayments`: the repayment rows of every bill that can still count (unsettled, or due or
-  settled within the longest window), and payments whose bill has not arrived yet.
+  settled within the longest window), and payments whose bill has not arrived yet;
+- `windows`: per account, the purchase sums of the look-back windows as of the state's date
+  (transforms.windows), rolled forward from the previous state's instead of summed again.
 
 Folding a night's new rows into the previous run's carried state gives what folding the whole
 ledger into nothing gives: the full recompute is that fold from nothing. Everything here is a sum,
-a maximum or a union, so the order rows arrive in (late rows included) cannot change the result.
+a maximum or a union, so the order rows arrive in (late rows included) cannot change the result;
+rolling the windows takes out exactly the days that left them since.
 """
 
 from dataclasses import dataclass
@@ -20,6 +23,7 @@ from pyspark.sql import functions as F
 
 from transforms.features import LONGEST_WINDOW, settle_bills
 from transforms.schemas import AMOUNT
+from transforms.windows import roll_windows, window_sums
 
 ACTIVITY_SUMS = (
     "purchase_count",
@@ -48,9 +52,16 @@ class Carried:
     activity: DataFrame  # user_id, day, *ACTIVITY_SUMS
     totals: DataFrame  # user_id, *TOTAL_SUMS, last_purchase_on
     repayments: DataFrame  # REPAYMENT_COLUMNS of the bills that can still count
+    windows: DataFrame  # user_id, transforms.windows' sums and months as of `as_of`
+    as_of: date  # the run the state was folded for
 
     def tables(self) -> dict[str, DataFrame]:
-        return {"activity": self.activity, "totals": self.totals, "repayments": self.repayments}
+        return {
+            "activity": self.activity,
+            "totals": self.totals,
+            "repayments": self.repayments,
+            "windows": self.windows,
+        }
 
 
 def _money(condition: Column) -> Column:
@@ -92,16 +103,26 @@ def _totals(activity: DataFrame, repayments: DataFrame) -> DataFrame:
     )
 
 
-def fold(carried: Carried | None, transactions: DataFrame, repayments: DataFrame) -> Carried:
-    """Adds accepted ledger rows to the carried state (None: nothing carried yet)."""
+def fold(
+    carried: Carried | None, transactions: DataFrame, repayments: DataFrame, *, as_of: date
+) -> Carried:
+    """Adds accepted ledger rows to the carried state (None: nothing carried yet) for the run
+    of `as_of`."""
     activity = daily_activity(transactions)
     new_repayments = repayments.select(*REPAYMENT_COLUMNS)
-    added = Carried(activity, _totals(activity, new_repayments), new_repayments)
+    added = Carried(
+        activity,
+        _totals(activity, new_repayments),
+        new_repayments,
+        window_sums(activity, as_of=as_of),
+        as_of,
+    )
     return added if carried is None else merge(carried, added)
 
 
 def merge(carried: Carried, added: Carried) -> Carried:
-    """The carried state with `added` (new rows folded into nothing) folded in."""
+    """The carried state with `added` (new rows folded into nothing, for a later run) folded
+    in."""
     # Every use of the activity is a sum, a maximum or a distinct count of days, so a day may
     # have several rows: the new rows are appended, not merged (no shuffle of the whole year).
     totals = (
@@ -112,10 +133,19 @@ def merge(carried: Carried, added: Carried) -> Carried:
             F.max("last_purchase_on").alias("last_purchase_on"),
         )
     )
+    windows = roll_windows(
+        carried.windows,
+        carried.activity,
+        added.activity,
+        since=carried.as_of,
+        as_of=added.as_of,
+    )
     return Carried(
         carried.activity.unionByName(added.activity),
         totals,
         carried.repayments.unionByName(added.repayments),
+        windows,
+        added.as_of,
     )
 
 
@@ -129,17 +159,18 @@ def within_horizon(activity: DataFrame, *, as_of: date) -> DataFrame:
     return activity.filter(F.col("day") > F.lit(as_of - timedelta(days=LONGEST_WINDOW)))
 
 
-def carry_forward(carried: Carried, *, as_of: date) -> Carried:
-    """What a run after `as_of` still needs: the activity inside the longest window, and the
-    repayments of bills that are not settled, or were due or settled inside it. A settled bill
-    stays settled and late payments can only settle it earlier, so a bill dropped here could
-    never count again. Settling every carried bill to find them costs a pass over the
+def carry_forward(carried: Carried) -> Carried:
+    """What a run after the state's date still needs: the activity inside the longest window,
+    and the repayments of bills that are not settled, or were due or settled inside it. A
+    settled bill stays settled and late payments can only settle it earlier, so a bill dropped
+    here could never count again. Settling every carried bill to find them costs a pass over the
     repayments, so bills are dropped once a month (on the 1st); keeping them longer changes
     nothing but the state's size."""
+    as_of = carried.as_of
     horizon = as_of - timedelta(days=LONGEST_WINDOW)
     activity = within_horizon(carried.activity, as_of=as_of)
     if not drops_bills(as_of):
-        return Carried(activity, carried.totals, carried.repayments)
+        return Carried(activity, carried.totals, carried.repayments, carried.windows, as_of)
     done = (
         settle_bills(carried.repayments, as_of=as_of)
         .filter((F.col("settled_on") <= F.lit(horizon)) & (F.col("due_date") <= F.lit(horizon)))
@@ -149,4 +180,6 @@ def carry_forward(carried: Carried, *, as_of: date) -> Carried:
         activity,
         carried.totals,
         carried.repayments.join(done, "bill_id", "left_anti").select(*REPAYMENT_COLUMNS),
+        carried.windows,
+        as_of,
     )

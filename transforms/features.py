@@ -40,44 +40,13 @@ def _event_date() -> Column:
     return F.to_date("event_time")
 
 
-def _within(days: int, as_of: date, day: Column) -> Column:
+def within(days: int, as_of: date, day: Column) -> Column:
     """The day is one of the `days` days ending on `as_of`."""
     return day > F.date_sub(F.lit(as_of), days)
 
 
 def _share(numerator: Column, denominator: Column) -> Column:
     return F.when(denominator > 0, (numerator / denominator).cast("double"))
-
-
-def aggregate_purchases(activity: DataFrame, *, as_of: date) -> DataFrame:
-    """Per user: purchase counts and amounts by window, activity, payment mix, refunds; from the
-    daily activity (transforms.carry.daily_activity)."""
-    day = F.col("day")
-
-    def total(column: str, days: int) -> Column:
-        return F.sum(F.when(_within(days, as_of, day), F.col(column))).cast(AMOUNT)
-
-    def count(column: str, days: int) -> Column:
-        return F.sum(F.when(_within(days, as_of, day), F.col(column))).cast("long")
-
-    aggregates = []
-    for w in WINDOWS:
-        aggregates.append(count("purchase_count", w).alias(f"purchase_count_{w}d"))
-        aggregates.append(total("purchase_amount", w).alias(f"purchase_amount_{w}d"))
-    bought = F.col("purchase_count") > 0
-    aggregates += [
-        # a set, not count_distinct: beside other aggregates that would double every row
-        F.size(
-            F.collect_set(
-                F.when(bought & _within(LONGEST_WINDOW, as_of, day), F.trunc(day, "month"))
-            )
-        ).alias("active_months_365d"),
-        total("credit_purchase_amount", 180).alias("credit_purchase_amount_180d"),
-        total("installment_amount", 180).alias("installment_amount_180d"),
-        total("refund_amount", 180).alias("refund_amount_180d"),
-        count("credit_purchase_count", 90).alias("credit_purchase_count_90d"),
-    ]
-    return activity.groupBy("user_id").agg(*aggregates)
 
 
 def settle_bills(repayments: DataFrame, *, as_of: date) -> DataFrame:

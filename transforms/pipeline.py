@@ -5,16 +5,12 @@ from datetime import date
 from pyspark.sql import DataFrame
 
 from transforms.carry import Carried, fold
-from transforms.features import (
-    aggregate_purchases,
-    aggregate_repayment_behaviour,
-    build_features,
-    settle_bills,
-)
+from transforms.features import aggregate_repayment_behaviour, build_features, settle_bills
 from transforms.limits import decide_limits
 from transforms.policy import Policy
 from transforms.score import with_score
 from transforms.state import previous_state, summarize_history
+from transforms.windows import purchase_features
 
 
 def rerate_carried(
@@ -28,7 +24,7 @@ def rerate_carried(
 ) -> DataFrame:
     """Every account of the snapshot with its features, points, score and limit decision.
 
-    `carried` is the accepted ledger folded up to the run (transforms.carry); `previous_limits`
+    `carried` is the accepted ledger folded for the run (transforms.carry); `previous_limits`
     is the previous published run's `limits` (empty at bootstrap) and `limit_changes` the
     published changes of earlier runs.
     """
@@ -36,7 +32,7 @@ def rerate_carried(
     bills = settle_bills(carried.repayments, as_of=as_of)
     features = build_features(
         accounts,
-        aggregate_purchases(carried.activity, as_of=as_of),
+        purchase_features(carried.windows, as_of=as_of),
         aggregate_repayment_behaviour(bills, as_of=as_of, suspend_dpd=policy.limits.suspend_dpd),
         carried.totals,
         previous,
@@ -62,7 +58,7 @@ def rerate_accounts(
     """The same from the whole accepted ledgers (a full recompute)."""
     return rerate_carried(
         accounts,
-        fold(None, transactions, repayments),
+        fold(None, transactions, repayments, as_of=as_of),
         previous_limits,
         limit_changes,
         policy=policy,
