@@ -7,10 +7,10 @@ digest of its files, and the segments the state is made of.
 
 A night does not rewrite what it carries: the activity, repayments and id indexes only grow, so
 a night writes what its new rows add (a segment, in its own folder) and names the earlier
-segments it builds on; only the small per-account tables (totals, windows) are written whole. On the 1st of a
-month (when bills that can no longer count are dropped), after MAX_SEGMENTS nights, and in a full
-recompute, the state is written whole again (one segment). A state whose segments were replaced
-or deleted since is not used.
+segments it builds on; only the per-account tables (totals, windows) are written whole. On the
+1st of a month (when bills that can no longer count are dropped), after MAX_SEGMENTS nights, and
+in a full recompute, the state is written whole again (one segment). A state whose segments were
+replaced or deleted since is not used.
 
 The next run reads only the partitions not folded yet, provided that is exact; otherwise it folds
 the whole ledger again (a full recompute) and its report says why:

@@ -9,13 +9,13 @@ from pyspark.sql import functions as F
 
 from transforms.carry import Carried, carry_forward, fold
 from transforms.features import aggregate_repayment_behaviour, settle_bills
-from transforms.windows import purchase_features
 from transforms.validate import (
     CHECKS,
     checked_after,
     extend_index,
     id_index,
 )
+from transforms.windows import purchase_features
 
 TXN = (
     "txn_id string, user_id long, event_time timestamp, txn_type string, amount decimal(18,2), "
