@@ -315,6 +315,8 @@ def forget_old_states(storage: Storage, out: OutputLayout, keep: int = KEEP_STAT
     gone = []
     for day in dates:
         if day not in needed:
+            # folded.json first: a state whose deletion is cut short is no state, not half of one
+            storage.delete(f"{out.state(day)}/folded.json")
             storage.delete(out.state(day))
             gone.append(out.state(day))
     return gone

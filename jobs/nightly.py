@@ -61,6 +61,7 @@ from transforms.validate import (
     index_additions,
     to_rejects,
 )
+from transforms.windows import window_sums
 
 log = logging.getLogger(__name__)
 
@@ -344,6 +345,11 @@ def _stage_carried_state(spark, publisher, plan: CarryPlan, checked, run_date):
     else:
         whole = added if plan.carried is None else merge(plan.carried, added)
         tables = carry_forward(whole).tables()
+        if plan.carried is None:
+            # summed from the activity as staged, not by grouping the whole ledger again
+            tables["windows"] = lambda staged: window_sums(
+                spark.read.parquet(f"{staged}/activity"), as_of=run_date
+            )
         for ledger in EVENT_LEDGERS:
             tables[index_table(ledger)] = (
                 extend_index(plan.index[ledger], checked[ledger], ledger=ledger)

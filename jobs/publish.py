@@ -6,6 +6,7 @@ moves are journaled so that a crash half-way is finished by the next run (jobs.j
 """
 
 import json
+from collections.abc import Callable
 from datetime import date
 
 from pyspark.sql import DataFrame, SparkSession
@@ -42,10 +43,16 @@ class Publisher:
     def staged_state(self) -> str:
         return self.staged("_state")
 
-    def stage_state(self, tables: dict[str, DataFrame], folded: str) -> str:
-        """Writes what this run carries to the next aside (jobs.carried_state), in at most as
-        many files per table as a shuffle has partitions (appended rows add none)."""
+    def stage_state(
+        self, tables: dict[str, DataFrame | Callable[[str], DataFrame]], folded: str
+    ) -> str:
+        """Writes what this run carries to the next aside (jobs.carried_state), in order, in at
+        most as many files per table as a shuffle has partitions (appended rows add none). A
+        table given as a function is made from the staged state's folder (the tables before
+        it are there)."""
         for name, rows in tables.items():
+            if callable(rows):
+                rows = rows(self.staged_state())
             files = int(rows.sparkSession.conf.get("spark.sql.shuffle.partitions"))
             self.stage(f"_state/{name}", rows, partitions=files)
         self.storage.write_text(f"{self.staged_state()}/folded.json", folded)

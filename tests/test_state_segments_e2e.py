@@ -14,6 +14,7 @@ import pytest
 from jobs.carried_state import (
     CARRIED_TABLES,
     _payments_of_another_users_bill,
+    _read_state,
     forget_old_states,
     plan_carry,
 )
@@ -117,6 +118,26 @@ def test_old_states_go_unless_a_kept_state_builds_on_them(spark, tmp_path):
         "2026-04-04",
         "2026-04-05",
     ]
+
+
+class _StorageCutAtFolders(Storage):
+    """Deletes files, and stops (as a killed process would) at the first folder."""
+
+    def delete(self, path: str) -> None:
+        if not path.endswith(".json"):
+            raise InterruptedError(path)
+        super().delete(path)
+
+
+def test_a_state_cut_short_while_deleted_is_no_state(spark, tmp_path):
+    _state(tmp_path, "2026-03-31", ())
+    for night in ("2026-04-01", "2026-04-02", "2026-04-03"):
+        _state(tmp_path, night, ())
+    with pytest.raises(InterruptedError):
+        forget_old_states(_StorageCutAtFolders(spark), OutputLayout(str(tmp_path)), keep=3)
+    cut = tmp_path / "_state" / "run_date=2026-03-31"
+    assert (cut / "activity").exists() and not (cut / "folded.json").exists()
+    assert _read_state(Storage(spark), str(cut)) is None  # read as "left no carried state"
 
 
 def test_a_state_built_on_a_replaced_segment_is_not_used(world, spark, tmp_path):
