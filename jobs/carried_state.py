@@ -33,15 +33,13 @@ from pyspark.sql import functions as F
 from jobs.layout import InputLayout, OutputLayout
 from jobs.ledgers import EVENT_LEDGERS, Readiness, partition_digest
 from jobs.storage import Storage
-from transforms.carry import Carried, drops_bills, within_horizon
+from transforms.carry import CARRIED_TABLES, WINDOWS_TABLE, Carried, drops_bills, within_horizon
 from transforms.windows import window_sums
 
 # 1: every table whole in the state's own folder; 2: segments; 3: with the rolled windows.
 # Formats 1 and 2 are still read: their windows are summed from their activity once.
 FORMAT = 3
 READABLE_FORMATS = (1, 2, FORMAT)
-CARRIED_TABLES = ("activity", "totals", "repayments")
-WINDOWS_TABLE = "windows"  # from format 3
 KEEP_STATES = 3  # the newest run dates whose state stays (with the states they build on)
 MAX_SEGMENTS = 31  # a night that would make more writes its state whole
 

@@ -50,7 +50,7 @@ from jobs.publish import (
 )
 from jobs.storage import Storage
 from jobs.summary import summarize_run
-from transforms.carry import carry_forward, fold, merge, within_horizon
+from transforms.carry import WINDOWS_TABLE, Carried, carry_forward, fold, merge, within_horizon
 from transforms.diff import classify_changes, to_limits
 from transforms.pipeline import rerate_carried
 from transforms.schemas import LIMIT_CHANGES, LIMITS
@@ -332,12 +332,14 @@ def _stage_carried_state(spark, publisher, plan: CarryPlan, checked, run_date):
     )
     if plan.appends(run_date):
         merged = merge(plan.carried, added)
-        tables = {
-            "activity": within_horizon(added.activity, as_of=run_date),
-            "totals": merged.totals,
-            "repayments": added.repayments,
-            "windows": merged.windows,
-        }
+        # the appended tables hold only what this night adds; the per-account ones are whole
+        tables = Carried(
+            within_horizon(added.activity, as_of=run_date),
+            merged.totals,
+            added.repayments,
+            merged.windows,
+            run_date,
+        ).tables()
         for ledger in EVENT_LEDGERS:
             tables[index_table(ledger)] = index_additions(
                 plan.index[ledger], checked[ledger], ledger=ledger
@@ -347,7 +349,7 @@ def _stage_carried_state(spark, publisher, plan: CarryPlan, checked, run_date):
         tables = carry_forward(whole).tables()
         if plan.carried is None:
             # summed from the activity as staged, not by grouping the whole ledger again
-            tables["windows"] = lambda staged: window_sums(
+            tables[WINDOWS_TABLE] = lambda staged: window_sums(
                 spark.read.parquet(f"{staged}/activity"), as_of=run_date
             )
         for ledger in EVENT_LEDGERS:

@@ -36,6 +36,8 @@ ACTIVITY_SUMS = (
 )
 TOTAL_SUMS = ("credit_purchases_total", "credit_refunds_total", "payments_total")
 BILLS_DROPPED_ON_DAY = 1
+CARRIED_TABLES = ("activity", "totals", "repayments")  # the tables of every state format
+WINDOWS_TABLE = "windows"  # from state format 3 (jobs.carried_state)
 REPAYMENT_COLUMNS = (
     "entry_id",
     "user_id",
@@ -56,12 +58,8 @@ class Carried:
     as_of: date  # the run the state was folded for
 
     def tables(self) -> dict[str, DataFrame]:
-        return {
-            "activity": self.activity,
-            "totals": self.totals,
-            "repayments": self.repayments,
-            "windows": self.windows,
-        }
+        frames = (self.activity, self.totals, self.repayments, self.windows)
+        return dict(zip((*CARRIED_TABLES, WINDOWS_TABLE), frames, strict=True))
 
 
 def _money(condition: Column) -> Column:
@@ -107,7 +105,9 @@ def fold(
     carried: Carried | None, transactions: DataFrame, repayments: DataFrame, *, as_of: date
 ) -> Carried:
     """Adds accepted ledger rows to the carried state (None: nothing carried yet) for the run
-    of `as_of`."""
+    of `as_of`. The windows of rows folded into nothing are summed from their activity (lazily:
+    a night that merges never computes them; jobs.nightly sums a full recompute's from the
+    activity as staged, so the ledger is not grouped twice)."""
     activity = daily_activity(transactions)
     new_repayments = repayments.select(*REPAYMENT_COLUMNS)
     added = Carried(
