@@ -58,7 +58,6 @@ from transforms.validate import (
     accepted_rows,
     extend_index,
     id_index,
-    index_additions,
     to_rejects,
 )
 from transforms.windows import window_sums
@@ -341,9 +340,7 @@ def _stage_carried_state(spark, publisher, plan: CarryPlan, checked, run_date):
             run_date,
         ).tables()
         for ledger in EVENT_LEDGERS:
-            tables[index_table(ledger)] = index_additions(
-                plan.index[ledger], checked[ledger], ledger=ledger
-            )
+            tables[index_table(ledger)] = id_index(checked[ledger], ledger=ledger)
     else:
         whole = added if plan.carried is None else merge(plan.carried, added)
         tables = carry_forward(whole).tables()

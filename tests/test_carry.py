@@ -205,18 +205,28 @@ def test_checking_against_the_index_equals_checking_with_the_whole_ledger(spark)
     for ledger, whole in (("transactions", _txns(spark)), ("repayments", _repayments(spark))):
         earlier, new = whole.filter(~new_night), whole.filter(new_night)
         expected = whole.transform(CHECKS[ledger]).filter(new_night)
-        got = checked_after(id_index(earlier, ledger=ledger), new, ledger=ledger)
+        index = id_index(earlier.transform(CHECKS[ledger]), ledger=ledger)
+        got = checked_after(index, new, ledger=ledger)
         assert verdicts(got) == verdicts(expected), ledger
-        extended = extend_index(id_index(earlier, ledger=ledger), new, ledger=ledger)
+        extended = extend_index(index, got, ledger=ledger)
         assert sorted(map(str, extended.collect())) == sorted(
-            map(str, id_index(whole, ledger=ledger).collect())
+            map(str, id_index(whole.transform(CHECKS[ledger]), ledger=ledger).collect())
         )
+
+    whole_index = id_index(_txns(spark).transform(CHECKS["transactions"]), ledger="transactions")
+    june = date(2026, 6, 1), date(2026, 6, 2)
+    assert sorted(
+        (r["txn_id"], r["dt"], r["source_file"], r["source_row"]) for r in whole_index.collect()
+    ) == [("t1", june[0], "a", 0), ("t2", june[0], "a", 1), ("t3", june[1], "a", 0)]
 
     reasons = {
         r[3]
         for r in verdicts(
             checked_after(
-                id_index(_repayments(spark).filter(~new_night), ledger="repayments"),
+                id_index(
+                    _repayments(spark).filter(~new_night).transform(CHECKS["repayments"]),
+                    ledger="repayments",
+                ),
                 _repayments(spark).filter(new_night),
                 ledger="repayments",
             )

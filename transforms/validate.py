@@ -19,6 +19,9 @@ from transforms.schemas import (
 )
 
 REJECT_REASON = "reject_reason"
+# On checked event-ledger rows: whether the row is the first recorded of its id, the row the
+# duplicate rule keeps and the id index holds (flagged by the checks' own sort, not sorted again).
+FIRST_OF_ID = "first_of_id"
 SOURCE_COLUMNS = ("dt", "source_file", "source_row")
 
 # Every reason a row can be refused for, by ledger, in the order the rules are tried.
@@ -92,9 +95,15 @@ def _is_later_copy(key: str, valid: Column) -> Column:
     return valid & (F.row_number().over(order) > 1)
 
 
+def _first_of_id(key: str) -> Column:
+    has_id = ~_blank(key)
+    return has_id & ~_is_later_copy(key, has_id)
+
+
 def with_transaction_checks(transactions: DataFrame) -> DataFrame:
     """Adds `reject_reason`: null for a good row, else the first rule it breaks."""
     credit = F.col("payment_method") == "credit"
+    first_of_id = _first_of_id("txn_id")
     rules = [
         ("NULL_TXN_ID", _blank("txn_id")),
         ("NULL_USER_ID", F.col("user_id").isNull()),
@@ -109,9 +118,9 @@ def with_transaction_checks(transactions: DataFrame) -> DataFrame:
             credit & (F.col("installments").isNull() | (F.col("installments") < 1)),
         ),
         ("UNEXPECTED_INSTALLMENTS", ~credit & F.col("installments").isNotNull()),
-        ("DUPLICATE_ID", _is_later_copy("txn_id", ~_blank("txn_id"))),
+        ("DUPLICATE_ID", ~_blank("txn_id") & ~first_of_id),
     ]
-    return transactions.withColumn(REJECT_REASON, _first_reason(rules))
+    return transactions.withColumns({REJECT_REASON: _first_reason(rules), FIRST_OF_ID: first_of_id})
 
 
 def with_repayment_checks(repayments: DataFrame) -> DataFrame:
@@ -119,7 +128,7 @@ def with_repayment_checks(repayments: DataFrame) -> DataFrame:
     refused."""
     is_bill = F.col("entry_type") == "bill"
     has_id = ~_blank("entry_id")
-    first_of_id = has_id & ~_is_later_copy("entry_id", has_id)
+    first_of_id = _first_of_id("entry_id")
     bill_row = first_of_id & is_bill & F.col("bill_id").isNotNull()
     owner = F.first(F.when(bill_row, F.col("user_id")), ignorenulls=True).over(
         Window.partitionBy("bill_id")
@@ -141,7 +150,7 @@ def with_repayment_checks(repayments: DataFrame) -> DataFrame:
         ("DUPLICATE_BILL", _is_later_copy("bill_id", bill_row)),
         ("BILL_USER_MISMATCH", owner.isNotNull() & (owner != F.col("user_id"))),
     ]
-    return repayments.withColumn(REJECT_REASON, _first_reason(rules))
+    return repayments.withColumns({REJECT_REASON: _first_reason(rules), FIRST_OF_ID: first_of_id})
 
 
 def with_account_checks(accounts: DataFrame) -> DataFrame:
@@ -160,7 +169,7 @@ def with_account_checks(accounts: DataFrame) -> DataFrame:
 
 
 def accepted_rows(checked: DataFrame) -> DataFrame:
-    return checked.filter(F.col(REJECT_REASON).isNull()).drop(REJECT_REASON)
+    return checked.filter(F.col(REJECT_REASON).isNull()).drop(REJECT_REASON, FIRST_OF_ID)
 
 
 def to_rejects(checked: DataFrame, *, ledger: str, run_date) -> DataFrame:
@@ -197,46 +206,36 @@ INDEX_COLUMNS = {
 }
 
 
-def id_index(rows: DataFrame, *, ledger: str) -> DataFrame:
-    """The first recorded row of each id among `rows`, with the columns the id rules read."""
-    key = LEDGER_ID[ledger]
-    first = Window.partitionBy(key).orderBy(*_recorded_order())
-    return (
-        rows.filter(~_blank(key))
-        .withColumn("_nth", F.row_number().over(first))
-        .filter(F.col("_nth") == 1)
-        .select(*INDEX_COLUMNS[ledger], *SOURCE_COLUMNS)
-    )
+def id_index(checked: DataFrame, *, ledger: str) -> DataFrame:
+    """The id index of checked rows: each id's first recorded row, with the columns the id rules
+    read. Of rows checked_after an index, the ids it did not hold yet."""
+    return checked.filter(F.col(FIRST_OF_ID)).select(*INDEX_COLUMNS[ledger], *SOURCE_COLUMNS)
 
 
-def _indexed(index: DataFrame, rows: DataFrame, column: str) -> DataFrame:
-    """The index rows whose `column` some row of `rows` has. A night's rows are few and the
-    index is every id ever recorded: the night's values are broadcast and the index is read
-    once as it lies, not shuffled."""
-    return index.join(F.broadcast(rows.select(column).distinct()), column, "left_semi")
+def _named_by(index: DataFrame, rows: DataFrame, column: str) -> tuple[DataFrame, Column]:
+    """`index` with a flag: whether some row of `rows` has the index row's `column`. A night's
+    rows are few and the index is every id ever recorded: the night's values are broadcast and
+    the index is read as it lies, not shuffled; flags on several columns share one pass."""
+    flag = f"_named_by_{column}"
+    named = rows.select(column).distinct().withColumn(flag, F.lit(True))
+    return index.join(F.broadcast(named), column, "left"), F.coalesce(F.col(flag), F.lit(False))
 
 
-def index_additions(index: DataFrame, rows: DataFrame, *, ledger: str) -> DataFrame:
-    """What `rows`, all recorded after every indexed row, add to the index: the first row of
-    each id it does not hold yet."""
-    key = LEDGER_ID[ledger]
-    known = _indexed(index, rows, key).select(key)
-    return id_index(rows.join(known, key, "left_anti"), ledger=ledger)
-
-
-def extend_index(index: DataFrame, rows: DataFrame, *, ledger: str) -> DataFrame:
-    """The index once `rows`, all recorded after every indexed row, are added."""
-    return index.unionByName(index_additions(index, rows, ledger=ledger))
+def extend_index(index: DataFrame, checked: DataFrame, *, ledger: str) -> DataFrame:
+    """The index once `checked` (checked_after it) is added."""
+    return index.unionByName(id_index(checked, ledger=ledger))
 
 
 def checked_after(index: DataFrame, rows: DataFrame, *, ledger: str) -> DataFrame:
     """`rows` with their `reject_reason`, checked as if together with every row recorded before
     them: the indexed first rows of the ids (and, for repayments, of the bills) they name stand in
     for the whole earlier ledger."""
-    earlier = _indexed(index, rows, LEDGER_ID[ledger])
+    earlier, by_id = _named_by(index, rows, LEDGER_ID[ledger])
+    wanted = by_id
     if ledger == "repayments":
-        owners = _indexed(index.filter(F.col("entry_type") == "bill"), rows, "bill_id")
-        earlier = earlier.unionByName(owners)
+        earlier, by_bill = _named_by(earlier, rows, "bill_id")
+        wanted = by_id | (by_bill & (F.col("entry_type") == "bill"))
+    earlier = earlier.filter(wanted)
     stand_ins = earlier.select(
         *[
             F.col(f.name)
