@@ -130,11 +130,14 @@ def with_repayment_checks(repayments: DataFrame) -> DataFrame:
     has_id = ~_blank("entry_id")
     first_of_id = _first_of_id("entry_id")
     bill_row = first_of_id & is_bill & F.col("bill_id").isNotNull()
-    owner = F.first(F.when(bill_row, F.col("user_id")), ignorenulls=True).over(
-        Window.partitionBy("bill_id")
-        .orderBy(*_recorded_order())
-        .rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+    # One sort serves both bill rules: each bill's own rows first, in recorded order.
+    by_bill = Window.partitionBy("bill_id").orderBy(
+        F.when(bill_row, 0).otherwise(1), *_recorded_order()
     )
+    owner = F.first(F.when(bill_row, F.col("user_id")), ignorenulls=True).over(
+        by_bill.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+    )
+    later_bill = bill_row & (F.row_number().over(by_bill) > 1)
     rules = [
         ("NULL_ENTRY_ID", ~has_id),
         ("NULL_USER_ID", F.col("user_id").isNull()),
@@ -147,7 +150,7 @@ def with_repayment_checks(repayments: DataFrame) -> DataFrame:
         ("BILL_WITHOUT_DUE_DATE", is_bill & F.col("due_date").isNull()),
         ("PAYMENT_WITH_DUE_DATE", ~is_bill & F.col("due_date").isNotNull()),
         ("DUPLICATE_ID", has_id & ~first_of_id),
-        ("DUPLICATE_BILL", _is_later_copy("bill_id", bill_row)),
+        ("DUPLICATE_BILL", later_bill),
         ("BILL_USER_MISMATCH", owner.isNotNull() & (owner != F.col("user_id"))),
     ]
     return repayments.withColumns({REJECT_REASON: _first_reason(rules), FIRST_OF_ID: first_of_id})
