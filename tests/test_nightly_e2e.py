@@ -203,6 +203,7 @@ def test_policy_show_prints_the_scaling_every_characteristic_and_band(book):
         assert f"\n  {band.name} " in shown.stdout
 
 
+@pytest.mark.soak  # ~40 s: make test measured 14 min 20 s with it (15-minute budget)
 def test_explain_shows_each_step_and_agrees_with_the_published_run(book):
     changes = read_table(book["output"], "limit_changes", END)
     cut = changes[changes.change_type.isin(["decrease", "suspend"])].iloc[0]
