@@ -119,3 +119,29 @@ def test_at_most_four_reasons(spark, policy):
     assert len(row["reason_codes"]) == 4
     assert row["reason_codes"][0] == "DELINQUENT"
     assert row["score"] < 450
+
+
+def test_a_code_given_by_several_characteristics_ranks_by_their_summed_shortfall(spark):
+    def characteristic(feature, edge, best_log_odds, code):
+        return Characteristic(
+            feature=feature,
+            label=feature,
+            reason=code,
+            kind="risk",
+            monotone="decreasing",
+            bins=(Bin(edge, best_log_odds, code), Bin(None, 0.0, code)),
+            missing=Bin(None, 0.0, code),
+        )
+
+    shared = card(
+        characteristics=(
+            characteristic("current_dpd", 1, 0.5, "LATE_OR_FULL"),
+            characteristic("utilization", 0.3, 0.5, "LATE_OR_FULL"),
+            characteristic("days_since_last_purchase", 30, 0.8, "DORMANT"),
+        )
+    )
+    # each LATE_OR_FULL characteristic falls 14 points short, together 28; DORMANT 23
+    assert shared.points(0.5) == 14 and shared.points(0.8) == 23
+    rows = scored(spark, [(1, 5, 0.9, 200), (2, 5, 0.1, 200)], shared)
+    assert rows[1]["reason_codes"] == ["LATE_OR_FULL", "DORMANT"]
+    assert rows[2]["reason_codes"] == ["DORMANT", "LATE_OR_FULL"]
