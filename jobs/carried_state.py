@@ -7,10 +7,10 @@ digest of its files, and the segments the state is made of.
 
 A night does not rewrite what it carries: the activity, repayments and id indexes only grow, so
 a night writes what its new rows add (a segment, in its own folder) and names the earlier
-segments it builds on; only the per-account tables (totals, windows) are written whole. On the
-1st of a month (when bills that can no longer count are dropped), after MAX_SEGMENTS nights, and
-in a full recompute, the state is written whole again (one segment). A state whose segments were
-replaced or deleted since is not used.
+segments it builds on; only the per-account and per-bill tables (totals, windows, bills) are
+written whole. On the 1st of a month (when bills that can no longer count are dropped), after
+MAX_SEGMENTS nights, and in a full recompute, the state is written whole again (one segment).
+A state whose segments were replaced or deleted since is not used.
 
 The next run reads only the partitions not folded yet, provided that is exact; otherwise it folds
 the whole ledger again (a full recompute) and its report says why:
@@ -33,13 +33,22 @@ from pyspark.sql import functions as F
 from jobs.layout import InputLayout, OutputLayout
 from jobs.ledgers import EVENT_LEDGERS, Readiness, partition_digest
 from jobs.storage import Storage
-from transforms.carry import CARRIED_TABLES, WINDOWS_TABLE, Carried, drops_bills, within_horizon
+from transforms.carry import (
+    BILLS_TABLE,
+    CARRIED_TABLES,
+    WINDOWS_TABLE,
+    Carried,
+    drops_bills,
+    within_horizon,
+)
+from transforms.features import settle_bills
 from transforms.windows import window_sums
 
-# 1: every table whole in the state's own folder; 2: segments; 3: with the rolled windows.
-# Formats 1 and 2 are still read: their windows are summed from their activity once.
-FORMAT = 3
-READABLE_FORMATS = (1, 2, FORMAT)
+# 1: every table whole in the state's own folder; 2: segments; 3: with the rolled windows;
+# 4: with the settled bills. Formats 1 to 3 are still read: what they lack is computed once from
+# their activity (windows) and repayments (bills).
+FORMAT = 4
+READABLE_FORMATS = (1, 2, 3, FORMAT)
 KEEP_STATES = 3  # the newest run dates whose state stays (with the states they build on)
 MAX_SEGMENTS = 31  # a night that would make more writes its state whole
 
@@ -76,6 +85,10 @@ class State:
     @property
     def has_windows(self) -> bool:
         return self.folded.get("format", 0) >= 3
+
+    @property
+    def has_bills(self) -> bool:
+        return self.folded.get("format", 0) >= 4
 
     @property
     def segments(self) -> list[Segment]:
@@ -215,6 +228,8 @@ def _read_state(storage: Storage, path: str) -> State | None:
     tables = [*CARRIED_TABLES, *(index_table(ledger) for ledger in EVENT_LEDGERS)]
     if state.has_windows:
         tables.append(WINDOWS_TABLE)
+    if state.has_bills:
+        tables.append(BILLS_TABLE)
     if not all(storage.exists(f"{path}/{t}") for t in tables):
         return None
     return state
@@ -243,11 +258,18 @@ def read_carried(spark: SparkSession, out: OutputLayout, state: State) -> Carrie
         if state.has_windows
         else window_sums(activity, as_of=state.run_date)
     )
+    repayments = appended("repayments")
+    bills = (
+        spark.read.parquet(f"{state.path}/{BILLS_TABLE}")
+        if state.has_bills
+        else settle_bills(repayments)
+    )
     return Carried(
         activity,
         spark.read.parquet(f"{state.path}/totals"),
-        appended("repayments"),
+        repayments,
         windows,
+        bills,
         state.run_date,
     )
 

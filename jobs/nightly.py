@@ -337,6 +337,7 @@ def _stage_carried_state(spark, publisher, plan: CarryPlan, checked, run_date):
             merged.totals,
             added.repayments,
             merged.windows,
+            merged.bills,
             run_date,
         ).tables()
         for ledger in EVENT_LEDGERS:

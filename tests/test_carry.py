@@ -8,7 +8,7 @@ from decimal import Decimal
 from pyspark.sql import functions as F
 
 from transforms.carry import Carried, carry_forward, fold
-from transforms.features import aggregate_repayment_behaviour, settle_bills
+from transforms.features import aggregate_repayment_behaviour
 from transforms.validate import (
     CHECKS,
     checked_after,
@@ -86,15 +86,18 @@ def ledgers(spark):
         repay(8, 2, "B3", "bill", "900.00", n3 + timedelta(days=20), n3 - timedelta(days=1), n4),
         # never paid, due long ago: never dropped
         repay(9, 3, "B4", "bill", "60.00", n0 + timedelta(days=25), n0, n0),
+        # paid 5 days late; then a payment made on time arrives a night later: it settled the bill
+        repay(10, 3, "B5", "bill", "100.00", n2 + timedelta(days=20), n2, n2),
+        repay(11, 3, "B5", "payment", "100.00", None, n2 + timedelta(days=25), n3),
+        repay(12, 3, "B5", "payment", "100.00", None, n2 + timedelta(days=15), n4),
     ]
     return spark.createDataFrame(transactions, TXN), spark.createDataFrame(repayments, REPAY)
 
 
 def features(carried, as_of):
-    bills = settle_bills(carried.repayments, as_of=as_of)
     return {
         "purchases": purchase_features(carried.windows, as_of=as_of),
-        "repayment": aggregate_repayment_behaviour(bills, as_of=as_of, suspend_dpd=30),
+        "repayment": aggregate_repayment_behaviour(carried.bills, as_of=as_of, suspend_dpd=30),
         "totals": carried.totals,
     }
 
@@ -106,6 +109,7 @@ def rows(frame):
 def test_folding_night_by_night_equals_folding_the_whole_ledger(spark):
     transactions, repayments = ledgers(spark)
     carried = None
+    on_time = {}
     for night in NIGHTS:
         recorded = F.col("dt") == F.lit(night)
         carried = carry_forward(
@@ -124,6 +128,8 @@ def test_folding_night_by_night_equals_folding_the_whole_ledger(spark):
         nightly, full = features(carried, night), features(whole, night)
         for name in nightly:
             assert rows(nightly[name]) == rows(full[name]), (night, name)
+        user3 = next(r for r in rows(nightly["repayment"]) if r["user_id"] == 3)
+        on_time[night] = user3["on_time_rate_365d"]
 
     last = features(carried, NIGHTS[-1])
     user1 = rows(last["purchases"])[0]
@@ -134,19 +140,25 @@ def test_folding_night_by_night_equals_folding_the_whole_ledger(spark):
     totals = {r["user_id"]: r for r in rows(last["totals"])}
     assert totals[1]["payments_total"] == Decimal("355.00")  # B1's late 5.00 is still money paid
     assert totals[2]["credit_refunds_total"] == Decimal("20.00")
+    # B5, carried as settled late, is settled again when its on-time payment arrives
+    assert (on_time[NIGHTS[3]], on_time[NIGHTS[4]]) == (0.0, 1.0)
 
 
 def bills_in(carried) -> set:
-    return {r["bill_id"] for r in carried.repayments.select("bill_id").distinct().collect()}
+    """The bills carried: settled, and by their repayment rows (the two must agree)."""
+    settled = {r["bill_id"] for r in carried.bills.collect()}
+    rows = {r["bill_id"] for r in carried.repayments.select("bill_id").distinct().collect()}
+    assert settled == rows
+    return settled
 
 
 def test_carry_forward_drops_what_no_later_night_can_use(spark):
     transactions, repayments = ledgers(spark)
     everything = fold(None, transactions, repayments, as_of=NIGHTS[-1])
-    assert bills_in(carry_forward(everything)) == {"B1", "B2", "B3", "B4"}
+    assert bills_in(carry_forward(everything)) == {"B1", "B2", "B3", "B4", "B5"}
     last = date(2026, 7, 1)  # bills are dropped on the 1st of a month
     carried = carry_forward(fold(None, transactions, repayments, as_of=last))
-    assert bills_in(carried) == {"B2", "B3", "B4"}  # B1 was due and settled over a year ago
+    assert bills_in(carried) == {"B2", "B3", "B4", "B5"}  # B1: due and settled over a year ago
     oldest_day = carried.activity.agg(F.min("day")).first()[0]
     assert oldest_day > last - timedelta(days=365)
     assert carried.activity.count() < everything.activity.count()

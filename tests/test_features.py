@@ -7,7 +7,12 @@ from decimal import Decimal
 from pyspark.sql import Row
 
 from transforms.carry import fold
-from transforms.features import aggregate_repayment_behaviour, build_features, settle_bills
+from transforms.features import (
+    aggregate_repayment_behaviour,
+    build_features,
+    days_past_due,
+    settle_bills,
+)
 from transforms.windows import purchase_features
 
 D = date(2026, 6, 30)
@@ -38,7 +43,8 @@ def test_a_bill_settles_on_the_day_its_payments_reach_its_amount(spark):
         ("p3", 1, "BL2", "payment", money("20.00"), None, datetime(2026, 6, 19)),
         ("b3", 1, "BL3", "bill", money("80.00"), date(2026, 7, 20), datetime(2026, 6, 29)),
     ]
-    bills = {r["bill_id"]: r for r in settle_bills(repayments(spark, rows), as_of=D).collect()}
+    settled = days_past_due(settle_bills(repayments(spark, rows)), as_of=D)
+    bills = {r["bill_id"]: r for r in settled.collect()}
     assert bills["BL1"]["settled_on"] == date(2026, 6, 2)
     assert bills["BL1"]["max_dpd"] == 13 and bills["BL1"]["dpd_now"] == 0
     assert bills["BL1"]["paid_by_due"] == money("60.00")
@@ -59,7 +65,7 @@ def test_repayment_behaviour_counts_serious_delinquency_and_on_time_share(spark)
         ("b3", 1, "BL3", "bill", money("200.00"), date(2026, 6, 25), datetime(2026, 6, 5)),
         ("p3", 1, "BL3", "payment", money("100.00"), None, datetime(2026, 6, 20)),
     ]
-    bills = settle_bills(repayments(spark, rows), as_of=D)
+    bills = settle_bills(repayments(spark, rows))
     row = aggregate_repayment_behaviour(bills, as_of=D, suspend_dpd=30).first()
     assert row["current_dpd"] == 5
     assert row["worst_dpd_365d"] == 40
@@ -126,11 +132,10 @@ def test_balance_utilization_and_tenure_for_an_account(spark):
         [(1, money("1000.00"))], "user_id long, prev_limit decimal(18,2)"
     )
     carried = fold(None, txn, repay, as_of=D)
-    bills = settle_bills(carried.repayments, as_of=D)
     features = build_features(
         accounts,
         purchase_features(carried.windows, as_of=D),
-        aggregate_repayment_behaviour(bills, as_of=D, suspend_dpd=30),
+        aggregate_repayment_behaviour(carried.bills, as_of=D, suspend_dpd=30),
         carried.totals,
         previous,
         as_of=D,

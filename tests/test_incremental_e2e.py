@@ -14,12 +14,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from jobs.carried_state import plan_carry
+from jobs.carried_state import FORMAT, plan_carry
 from jobs.layout import InputLayout, OutputLayout
 from jobs.ledgers import check_readiness
 from jobs.storage import Storage
 from tests.e2e import ROOT, report, run_date, small_profile, table_rows
-from tests.two_nights import BEFORE, TABLES, D
+from tests.two_nights import BEFORE, TABLES, D, assert_same_as_undisturbed, fresh_output, run_d
+from transforms.carry import BILLS_TABLE
 
 LATE_DAYS = (3, 45, 200)  # how long before D the late purchases happened
 
@@ -221,3 +222,20 @@ def test_a_missing_or_unreadable_state_makes_the_night_a_full_recompute(carry_ca
     shutil.rmtree(out / "_state")
     chosen = plan()
     assert not chosen.incremental and "left no carried state" in chosen.why
+
+
+def test_a_state_from_before_bills_were_carried_is_read_and_decides_the_same(world, tmp_path):
+    out = fresh_output(world, tmp_path)
+    state = out / "_state" / f"run_date={BEFORE}"
+    folded = json.loads((state / "folded.json").read_text())
+    assert folded["format"] == FORMAT and (state / BILLS_TABLE).is_dir()
+    shutil.rmtree(state / BILLS_TABLE)  # as a format-3 state was written: no settled bills
+    (state / "folded.json").write_text(json.dumps({**folded, "format": 3}))
+    (state / ".folded.json.crc").unlink()
+
+    assert run_d(world, out).returncode == 0
+    assert report(out, D)["carried_state"]["mode"] == "incremental"
+    assert_same_as_undisturbed(world, out)
+    written = out / "_state" / f"run_date={D}"
+    assert json.loads((written / "folded.json").read_text())["format"] == FORMAT
+    assert (written / BILLS_TABLE).is_dir()

@@ -183,5 +183,5 @@ def test_carried_payments_whose_bill_arrives_for_another_user_are_counted(spark,
         ],
         "bill_id string, user_id long, entry_type string",
     )
-    carried = Carried(None, None, carried_rows, None, night)
+    carried = Carried(None, None, carried_rows, None, None, night)
     assert _payments_of_another_users_bill(spark, inputs, [night], carried) == 1

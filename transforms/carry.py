@@ -6,13 +6,16 @@ Of the whole history a night's features use only:
 - `totals`: per account, the all-time sums the balance is made of, and the last purchase day;
 - `repayments`: the repayment rows of every bill that can still count (unsettled, or due or
   settled within the longest window), and payments whose bill has not arrived yet;
+- `bills`: those bills settled (transforms.features.settle_bills); a night re-settles only the
+  bills its rows name, from all their carried rows (a late payment can settle a bill earlier);
 - `windows`: per account, the purchase sums of the look-back windows as of the state's date
   (transforms.windows), rolled forward from the previous state's instead of summed again.
 
 Folding a night's new rows into the previous run's carried state gives what folding the whole
 ledger into nothing gives: the full recompute is that fold from nothing. Everything here is a sum,
 a maximum or a union, so the order rows arrive in (late rows included) cannot change the result;
-rolling the windows takes out exactly the days that left them since.
+rolling the windows takes out exactly the days that left them since, and a bill's settlement
+depends on its own rows only.
 """
 
 from dataclasses import dataclass
@@ -21,7 +24,7 @@ from datetime import date, timedelta
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from transforms.features import LONGEST_WINDOW, settle_bills
+from transforms.features import LONGEST_WINDOW, SETTLED_BILL_COLUMNS, settle_bills
 from transforms.schemas import AMOUNT
 from transforms.windows import roll_windows, window_sums
 
@@ -38,6 +41,7 @@ TOTAL_SUMS = ("credit_purchases_total", "credit_refunds_total", "payments_total"
 BILLS_DROPPED_ON_DAY = 1
 CARRIED_TABLES = ("activity", "totals", "repayments")  # the tables of every state format
 WINDOWS_TABLE = "windows"  # from state format 3 (jobs.carried_state)
+BILLS_TABLE = "bills"  # from state format 4
 REPAYMENT_COLUMNS = (
     "entry_id",
     "user_id",
@@ -55,11 +59,12 @@ class Carried:
     totals: DataFrame  # user_id, *TOTAL_SUMS, last_purchase_on
     repayments: DataFrame  # REPAYMENT_COLUMNS of the bills that can still count
     windows: DataFrame  # user_id, transforms.windows' sums and months as of `as_of`
+    bills: DataFrame  # SETTLED_BILL_COLUMNS of the carried repayments' bills
     as_of: date  # the run the state was folded for
 
     def tables(self) -> dict[str, DataFrame]:
-        frames = (self.activity, self.totals, self.repayments, self.windows)
-        return dict(zip((*CARRIED_TABLES, WINDOWS_TABLE), frames, strict=True))
+        frames = (self.activity, self.totals, self.repayments, self.windows, self.bills)
+        return dict(zip((*CARRIED_TABLES, WINDOWS_TABLE, BILLS_TABLE), frames, strict=True))
 
 
 def _money(condition: Column) -> Column:
@@ -115,6 +120,7 @@ def fold(
         _totals(activity, new_repayments),
         new_repayments,
         window_sums(activity, as_of=as_of),
+        settle_bills(new_repayments),
         as_of,
     )
     return added if carried is None else merge(carried, added)
@@ -140,13 +146,24 @@ def merge(carried: Carried, added: Carried) -> Carried:
         since=carried.as_of,
         as_of=added.as_of,
     )
+    repayments = carried.repayments.unionByName(added.repayments)
     return Carried(
         carried.activity.unionByName(added.activity),
         totals,
-        carried.repayments.unionByName(added.repayments),
+        repayments,
         windows,
+        resettle(carried.bills, repayments, touched=added.repayments),
         added.as_of,
     )
+
+
+def resettle(bills: DataFrame, repayments: DataFrame, *, touched: DataFrame) -> DataFrame:
+    """The settled `bills` with every bill the `touched` rows name settled again from all its
+    `repayments`. The touched bills are a night's (few): they are broadcast, so neither the
+    carried bills nor the carried repayments are shuffled."""
+    named = F.broadcast(touched.select("bill_id").distinct())
+    again = settle_bills(repayments.join(named, "bill_id", "left_semi"))
+    return bills.join(named, "bill_id", "left_anti").unionByName(again)
 
 
 def drops_bills(as_of: date) -> bool:
@@ -161,25 +178,29 @@ def within_horizon(activity: DataFrame, *, as_of: date) -> DataFrame:
 
 def carry_forward(carried: Carried) -> Carried:
     """What a run after the state's date still needs: the activity inside the longest window,
-    and the repayments of bills that are not settled, or were due or settled inside it. A
-    settled bill stays settled and late payments can only settle it earlier, so a bill dropped
-    here could never count again. Settling every carried bill to find them costs a pass over the
-    repayments, so bills are dropped once a month (on the 1st); keeping them longer changes
-    nothing but the state's size."""
+    and the bills (and their repayments) that are not settled, or were due or settled inside it.
+    A settled bill stays settled and late payments can only settle it earlier, so a bill dropped
+    here could never count again. Dropping their repayments costs a pass over them, so bills are
+    dropped once a month (on the 1st); keeping them longer changes nothing but the state's
+    size."""
     as_of = carried.as_of
     horizon = as_of - timedelta(days=LONGEST_WINDOW)
     activity = within_horizon(carried.activity, as_of=as_of)
     if not drops_bills(as_of):
-        return Carried(activity, carried.totals, carried.repayments, carried.windows, as_of)
-    done = (
-        settle_bills(carried.repayments, as_of=as_of)
-        .filter((F.col("settled_on") <= F.lit(horizon)) & (F.col("due_date") <= F.lit(horizon)))
-        .select("bill_id")
+        return Carried(
+            activity, carried.totals, carried.repayments, carried.windows, carried.bills, as_of
+        )
+    done = F.coalesce(
+        (F.col("settled_on") <= F.lit(horizon)) & (F.col("due_date") <= F.lit(horizon)),
+        F.lit(False),
     )
     return Carried(
         activity,
         carried.totals,
-        carried.repayments.join(done, "bill_id", "left_anti").select(*REPAYMENT_COLUMNS),
+        carried.repayments.join(
+            carried.bills.filter(done).select("bill_id"), "bill_id", "left_anti"
+        ).select(*REPAYMENT_COLUMNS),
         carried.windows,
+        carried.bills.filter(~done).select(*SETTLED_BILL_COLUMNS),
         as_of,
     )

@@ -49,8 +49,22 @@ def _share(numerator: Column, denominator: Column) -> Column:
     return F.when(denominator > 0, (numerator / denominator).cast("double"))
 
 
-def settle_bills(repayments: DataFrame, *, as_of: date) -> DataFrame:
-    """One row per bill: amount, due date, what was paid and when it was settled (if it was).
+SETTLED_BILL_COLUMNS = (
+    "bill_id",
+    "user_id",
+    "bill_amount",
+    "due_date",
+    "paid_amount",
+    "paid_by_due",
+    "settled_on",
+)
+
+
+def settle_bills(repayments: DataFrame) -> DataFrame:
+    """One row per bill (SETTLED_BILL_COLUMNS): amount, due date, what was paid, what was paid
+    by the due date, and when it was settled (if it was). Each bill's row depends on its own
+    repayment rows only, so re-settling the bills a night touches updates the rest
+    (transforms.carry).
 
     A bill is settled on the day its payments add up to its amount.
     """
@@ -75,28 +89,33 @@ def settle_bills(repayments: DataFrame, *, as_of: date) -> DataFrame:
             ),
         )
     )
-    as_of_lit = F.lit(as_of)
     return (
         bills.join(paid, "bill_id", "left")
         .fillna(0, subset=["paid_amount", "paid_by_due"])
-        .withColumn(
-            "dpd_now",
-            F.when(
+        .select(*SETTLED_BILL_COLUMNS)
+    )
+
+
+def days_past_due(bills: DataFrame, *, as_of: date) -> DataFrame:
+    """Settled bills with the days past due on `as_of` (`dpd_now`: 0 once settled) and at their
+    worst (`max_dpd`: until settled, or until `as_of`)."""
+    as_of_lit = F.lit(as_of)
+    return bills.withColumns(
+        {
+            "dpd_now": F.when(
                 F.col("settled_on").isNull() & (as_of_lit > F.col("due_date")),
                 F.datediff(as_of_lit, F.col("due_date")),
             ).otherwise(0),
-        )
-        .withColumn(
-            "max_dpd",
-            F.greatest(
+            "max_dpd": F.greatest(
                 F.datediff(F.coalesce("settled_on", as_of_lit), F.col("due_date")), F.lit(0)
             ),
-        )
+        }
     )
 
 
 def aggregate_repayment_behaviour(bills: DataFrame, *, as_of: date, suspend_dpd: int) -> DataFrame:
-    """Per user: days past due now and in 12 months, on-time rate, payment ratio, bills billed."""
+    """Per user, from the settled bills (settle_bills): days past due now and in 12 months,
+    on-time rate, payment ratio, bills billed."""
     as_of_lit = F.lit(as_of)
     due_before_today = F.col("due_date") < as_of_lit
     due_in = lambda days: due_before_today & (F.col("due_date") > F.date_sub(as_of_lit, days))  # noqa: E731
@@ -105,15 +124,19 @@ def aggregate_repayment_behaviour(bills: DataFrame, *, as_of: date, suspend_dpd:
     on_time = F.col("settled_on").isNotNull() & (F.col("settled_on") <= F.col("due_date"))
     billed_180 = F.sum(F.when(due_in(180), F.col("bill_amount")))
     paid_180 = F.sum(F.when(due_in(180), F.least(F.col("paid_amount"), F.col("bill_amount"))))
-    return bills.groupBy("user_id").agg(
-        F.max("dpd_now").alias("current_dpd"),
-        F.max(F.when(overlaps_year, F.col("max_dpd"))).alias("worst_dpd_365d"),
-        F.count(F.when(overlaps_year & (F.col("max_dpd") > suspend_dpd), True)).alias(
-            "serious_delinquencies_365d"
-        ),
-        F.avg(F.when(due_in(365), on_time.cast("double"))).alias("on_time_rate_365d"),
-        _share(paid_180, billed_180).alias("payment_ratio_180d"),
-        F.count(F.when(due_in(365), True)).alias("bills_due_365d"),
+    return (
+        days_past_due(bills, as_of=as_of)
+        .groupBy("user_id")
+        .agg(
+            F.max("dpd_now").alias("current_dpd"),
+            F.max(F.when(overlaps_year, F.col("max_dpd"))).alias("worst_dpd_365d"),
+            F.count(F.when(overlaps_year & (F.col("max_dpd") > suspend_dpd), True)).alias(
+                "serious_delinquencies_365d"
+            ),
+            F.avg(F.when(due_in(365), on_time.cast("double"))).alias("on_time_rate_365d"),
+            _share(paid_180, billed_180).alias("payment_ratio_180d"),
+            F.count(F.when(due_in(365), True)).alias("bills_due_365d"),
+        )
     )
 
 

@@ -5,7 +5,7 @@ from datetime import date
 from pyspark.sql import DataFrame
 
 from transforms.carry import Carried, fold
-from transforms.features import aggregate_repayment_behaviour, build_features, settle_bills
+from transforms.features import aggregate_repayment_behaviour, build_features
 from transforms.limits import decide_limits
 from transforms.policy import Policy
 from transforms.score import with_score
@@ -29,11 +29,12 @@ def rerate_carried(
     published changes of earlier runs.
     """
     previous = previous_state(previous_limits, summarize_history(limit_changes, before=as_of))
-    bills = settle_bills(carried.repayments, as_of=as_of)
     features = build_features(
         accounts,
         purchase_features(carried.windows, as_of=as_of),
-        aggregate_repayment_behaviour(bills, as_of=as_of, suspend_dpd=policy.limits.suspend_dpd),
+        aggregate_repayment_behaviour(
+            carried.bills, as_of=as_of, suspend_dpd=policy.limits.suspend_dpd
+        ),
         carried.totals,
         previous,
         as_of=as_of,
