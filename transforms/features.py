@@ -63,8 +63,7 @@ SETTLED_BILL_COLUMNS = (
 def settle_bills(repayments: DataFrame) -> DataFrame:
     """One row per bill (SETTLED_BILL_COLUMNS): amount, due date, what was paid, what was paid
     by the due date, and when it was settled (if it was). Each bill's row depends on its own
-    repayment rows only, so re-settling the bills a night touches updates the rest
-    (transforms.carry).
+    repayment rows only, so a night re-settles just the bills its rows name (transforms.carry).
 
     A bill is settled on the day its payments add up to its amount.
     """
