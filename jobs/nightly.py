@@ -51,7 +51,7 @@ from jobs.publish import (
 from jobs.storage import Storage
 from jobs.summary import summarize_run
 from transforms.carry import WINDOWS_TABLE, Carried, carry_forward, fold, merge, within_horizon
-from transforms.diff import classify_changes, to_limits
+from transforms.diff import DECIDED_COLUMNS, classify_changes, to_limits
 from transforms.pipeline import rerate_carried
 from transforms.schemas import LIMIT_CHANGES, LIMITS
 from transforms.validate import (
@@ -276,7 +276,10 @@ def _rerate(
         history,
         policy=policy,
         as_of=run_date,
-    ).persist(StorageLevel.MEMORY_AND_DISK)
+    ).select(*DECIDED_COLUMNS)
+    # Only what the published tables take is kept: every feature, point and step cached
+    # too would be written to memory or disk for nobody (`rerate explain` recomputes them).
+    decided = decided.persist(StorageLevel.MEMORY_AND_DISK)
     limits = to_limits(decided, run_date=run_date, policy_version=policy.version)
     changes = classify_changes(decided, run_date=run_date, policy_version=policy.version)
     rejects = None

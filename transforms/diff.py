@@ -27,6 +27,22 @@ def change_type(
     )
 
 
+DECIDED_COLUMNS = (
+    "user_id",
+    "score",
+    "credit_limit",
+    "limit_status",
+    "balance",
+    "segment",
+    "account_reasons",
+    "old_limit",
+    "old_status",
+    "prev_score",
+    "change_reasons",
+)
+"""What `to_limits` and `classify_changes` read of a decision: all a night needs to keep of it."""
+
+
 def to_limits(decided: DataFrame, *, run_date: date, policy_version: str) -> DataFrame:
     """One row per account, in the contract's `limits` layout."""
     return decided.select(
