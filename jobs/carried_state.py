@@ -7,9 +7,11 @@ digest of its files, and the segments the state is made of.
 
 A night does not rewrite what it carries: the activity, repayments and id indexes only grow, so
 a night writes what its new rows add (a segment, in its own folder) and names the earlier
-segments it builds on; only the per-account and per-bill tables (totals, windows, bills) are
-written whole. On the 1st of a month (when bills that can no longer count are dropped), after
-MAX_SEGMENTS nights, and in a full recompute, the state is written whole again (one segment).
+segments it builds on. The settled bills are kept the same way: a night writes the bills it
+settled again, and the newest row of a bill wins when read (transforms.carry.latest_bills). Only
+the per-account tables (totals, windows) are written whole. On the 1st of a month (when bills
+that can no longer count are dropped), after MAX_SEGMENTS nights, in a full recompute and after
+a state of an earlier format, the state is written whole again (one segment).
 A state whose segments were replaced or deleted since is not used.
 
 The next run reads only the partitions not folded yet, provided that is exact; otherwise it folds
@@ -39,16 +41,18 @@ from transforms.carry import (
     WINDOWS_TABLE,
     Carried,
     drops_bills,
+    latest_bills,
     within_horizon,
 )
 from transforms.features import settle_bills
 from transforms.windows import window_sums
 
 # 1: every table whole in the state's own folder; 2: segments; 3: with the rolled windows;
-# 4: with the settled bills. Formats 1 to 3 are still read: what they lack is computed once from
-# their activity (windows) and repayments (bills).
-FORMAT = 4
-READABLE_FORMATS = (1, 2, 3, FORMAT)
+# 4: with the settled bills (whole); 5: the settled bills as segments. Formats 1 to 4 are still
+# read: what they lack is computed once from their activity (windows) and repayments (bills); a
+# night after one writes its state whole, so that every segment of a state has the same format.
+FORMAT = 5
+READABLE_FORMATS = (1, 2, 3, 4, FORMAT)
 KEEP_STATES = 3  # the newest run dates whose state stays (with the states they build on)
 MAX_SEGMENTS = 31  # a night that would make more writes its state whole
 
@@ -57,7 +61,13 @@ def index_table(ledger: str) -> str:
     return f"index_{ledger}"
 
 
-APPENDED_TABLES = ("activity", "repayments", *(index_table(ledger) for ledger in EVENT_LEDGERS))
+# the tables read from every segment of a state (the rest from its own folder)
+APPENDED_TABLES = (
+    "activity",
+    "repayments",
+    BILLS_TABLE,
+    *(index_table(ledger) for ledger in EVENT_LEDGERS),
+)
 
 
 @dataclass(frozen=True)
@@ -83,12 +93,16 @@ class State:
         return date.fromisoformat(self.folded["run_date"])
 
     @property
+    def format(self) -> int:
+        return self.folded.get("format", 0)
+
+    @property
     def has_windows(self) -> bool:
-        return self.folded.get("format", 0) >= 3
+        return self.format >= 3
 
     @property
     def has_bills(self) -> bool:
-        return self.folded.get("format", 0) >= 4
+        return self.format >= 4
 
     @property
     def segments(self) -> list[Segment]:
@@ -118,10 +132,16 @@ class CarryPlan:
     carried: Carried | None = None
     index: dict[str, DataFrame] = field(default_factory=dict)
     builds_on: list[Segment] = field(default_factory=list)  # the previous state's segments
+    previous_format: int = FORMAT
 
     def appends(self, run_date: date) -> bool:
         """Whether the run writes only what it adds (else its state whole, one segment)."""
-        return self.incremental and not drops_bills(run_date) and len(self.builds_on) < MAX_SEGMENTS
+        return (
+            self.incremental
+            and self.previous_format == FORMAT
+            and not drops_bills(run_date)
+            and len(self.builds_on) < MAX_SEGMENTS
+        )
 
     def describe(self, out: OutputLayout, run_date: date) -> dict:
         appends = self.appends(run_date)
@@ -216,6 +236,7 @@ def plan_carry(
             for ledger in EVENT_LEDGERS
         },
         state.segments,
+        state.format,
     )
 
 
@@ -259,11 +280,12 @@ def read_carried(spark: SparkSession, out: OutputLayout, state: State) -> Carrie
         else window_sums(activity, as_of=state.run_date)
     )
     repayments = appended("repayments")
-    bills = (
-        spark.read.parquet(f"{state.path}/{BILLS_TABLE}")
-        if state.has_bills
-        else settle_bills(repayments)
-    )
+    if state.format >= 5:
+        bills = latest_bills([spark.read.parquet(p) for p in state.segment_paths(out, BILLS_TABLE)])
+    elif state.has_bills:
+        bills = spark.read.parquet(f"{state.path}/{BILLS_TABLE}")
+    else:
+        bills = settle_bills(repayments)
     return Carried(
         activity,
         spark.read.parquet(f"{state.path}/totals"),

@@ -50,7 +50,15 @@ from jobs.publish import (
 )
 from jobs.storage import Storage
 from jobs.summary import summarize_run
-from transforms.carry import WINDOWS_TABLE, Carried, carry_forward, fold, merge, within_horizon
+from transforms.carry import (
+    WINDOWS_TABLE,
+    Carried,
+    carry_forward,
+    fold,
+    merge,
+    resettled,
+    within_horizon,
+)
 from transforms.diff import DECIDED_COLUMNS, classify_changes, to_limits
 from transforms.pipeline import rerate_carried
 from transforms.schemas import LIMIT_CHANGES, LIMITS
@@ -334,13 +342,14 @@ def _stage_carried_state(spark, publisher, plan: CarryPlan, checked, run_date):
     )
     if plan.appends(run_date):
         merged = merge(plan.carried, added)
-        # the appended tables hold only what this night adds; the per-account ones are whole
+        # the appended tables hold only what this night adds (of the bills: those it settled
+        # again); the per-account ones are whole
         tables = Carried(
             within_horizon(added.activity, as_of=run_date),
             merged.totals,
             added.repayments,
             merged.windows,
-            merged.bills,
+            resettled(merged.repayments, touched=added.repayments),
             run_date,
         ).tables()
         for ledger in EVENT_LEDGERS:

@@ -7,7 +7,15 @@ from decimal import Decimal
 
 from pyspark.sql import functions as F
 
-from transforms.carry import Carried, carry_forward, fold
+from transforms.carry import (
+    REPAYMENT_COLUMNS,
+    Carried,
+    carry_forward,
+    drops_bills,
+    fold,
+    latest_bills,
+    resettled,
+)
 from transforms.features import aggregate_repayment_behaviour
 from transforms.validate import (
     CHECKS,
@@ -106,19 +114,29 @@ def rows(frame):
     return sorted(frame.collect(), key=lambda r: r["user_id"])
 
 
+def by_bill(frame):
+    return sorted(frame.collect(), key=lambda r: r["bill_id"])
+
+
 def test_folding_night_by_night_equals_folding_the_whole_ledger(spark):
     transactions, repayments = ledgers(spark)
     carried = None
     on_time = {}
+    bill_segments = []  # as a run keeps them: whole on the 1st, then what each night re-settled
     for night in NIGHTS:
         recorded = F.col("dt") == F.lit(night)
-        carried = carry_forward(
-            fold(carried, transactions.filter(recorded), repayments.filter(recorded), as_of=night)
-        )
+        new_repayments = repayments.filter(recorded)
+        appends = carried is not None and not drops_bills(night)
+        merged = fold(carried, transactions.filter(recorded), new_repayments, as_of=night)
+        touched = new_repayments.select(*REPAYMENT_COLUMNS)
+        night_bills = resettled(merged.repayments, touched=touched).localCheckpoint()
         # written and read back, as a run does
         carried = Carried(
-            **{name: t.localCheckpoint() for name, t in carried.tables().items()}, as_of=night
+            **{name: t.localCheckpoint() for name, t in carry_forward(merged).tables().items()},
+            as_of=night,
         )
+        bill_segments = [*bill_segments, night_bills] if appends else [carried.bills]
+        assert by_bill(latest_bills(bill_segments)) == by_bill(carried.bills), night
         whole = fold(
             None,
             transactions.filter(F.col("dt") <= night),

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from jobs.carried_state import FORMAT, plan_carry
+from jobs.carried_state import FORMAT, _read_state, plan_carry, read_carried
 from jobs.layout import InputLayout, OutputLayout
 from jobs.ledgers import check_readiness
 from jobs.storage import Storage
@@ -224,18 +224,42 @@ def test_a_missing_or_unreadable_state_makes_the_night_a_full_recompute(carry_ca
     assert not chosen.incremental and "left no carried state" in chosen.why
 
 
-def test_a_state_from_before_bills_were_carried_is_read_and_decides_the_same(world, tmp_path):
+@pytest.mark.parametrize("old_format", [3, 4])
+def test_a_state_of_an_earlier_format_is_read_and_decides_the_same(world, tmp_path, old_format):
     out = fresh_output(world, tmp_path)
     state = out / "_state" / f"run_date={BEFORE}"
     folded = json.loads((state / "folded.json").read_text())
     assert folded["format"] == FORMAT and (state / BILLS_TABLE).is_dir()
-    shutil.rmtree(state / BILLS_TABLE)  # as a format-3 state was written: no settled bills
-    (state / "folded.json").write_text(json.dumps({**folded, "format": 3}))
+    if old_format < 4:
+        shutil.rmtree(state / BILLS_TABLE)  # as a format-3 state was written: no settled bills
+    # a bootstrap's state is whole, so its bills are the whole table format 4 kept
+    (state / "folded.json").write_text(json.dumps({**folded, "format": old_format}))
     (state / ".folded.json.crc").unlink()
 
     assert run_d(world, out).returncode == 0
-    assert report(out, D)["carried_state"]["mode"] == "incremental"
+    carried = report(out, D)["carried_state"]
+    assert carried["mode"] == "incremental"
+    assert carried["state_written"] == "whole"  # no segments of two formats in one state
     assert_same_as_undisturbed(world, out)
     written = out / "_state" / f"run_date={D}"
     assert json.loads((written / "folded.json").read_text())["format"] == FORMAT
     assert (written / BILLS_TABLE).is_dir()
+
+
+def test_the_normal_night_keeps_only_the_bills_it_settled_again(nights, spark):
+    carried = report(nights["incremental"], D)["carried_state"]
+    assert (carried["state_written"], carried["state_segments"]) == ("appended", 2)
+    state = nights["incremental"] / "_state"
+    kept = pd.read_parquet(state / f"run_date={D}" / BILLS_TABLE)
+    before = pd.read_parquet(state / f"run_date={BEFORE}" / BILLS_TABLE)
+    named = pd.read_parquet(nights["input"] / "repayments" / f"dt={D}").bill_id
+    assert 0 < len(kept) < len(before) and set(kept.bill_id) <= set(named)
+
+    out = OutputLayout(str(nights["incremental"]))
+    state = _read_state(Storage(spark), out.state(pd.Timestamp(D).date()))
+    bills = read_carried(spark, out, state).bills
+    full = pd.read_parquet(nights["full"] / "_state" / f"run_date={D}" / BILLS_TABLE)
+    pd.testing.assert_frame_equal(
+        bills.toPandas().sort_values("bill_id").reset_index(drop=True),
+        full[bills.columns].sort_values("bill_id").reset_index(drop=True),
+    )

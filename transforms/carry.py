@@ -7,7 +7,8 @@ Of the whole history a night's features use only:
 - `repayments`: the repayment rows of every bill that can still count (unsettled, or due or
   settled within the longest window), and payments whose bill has not arrived yet;
 - `bills`: those bills settled (transforms.features.settle_bills); a night re-settles only the
-  bills its rows name, from all their carried rows (a late payment can settle a bill earlier);
+  bills its rows name, from all their carried rows (a late payment can settle a bill earlier),
+  and may keep what it re-settled as a segment of its own (`latest_bills` reads them);
 - `windows`: per account, the purchase sums of the look-back windows as of the state's date
   (transforms.windows), rolled forward from the previous state's instead of summed again.
 
@@ -21,7 +22,7 @@ depends on its own rows only.
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from transforms.features import LONGEST_WINDOW, SETTLED_BILL_COLUMNS, settle_bills
@@ -41,7 +42,7 @@ TOTAL_SUMS = ("credit_purchases_total", "credit_refunds_total", "payments_total"
 BILLS_DROPPED_ON_DAY = 1
 CARRIED_TABLES = ("activity", "totals", "repayments")  # the tables of every state format
 WINDOWS_TABLE = "windows"  # from state format 3 (jobs.carried_state)
-BILLS_TABLE = "bills"  # from state format 4
+BILLS_TABLE = "bills"  # from state format 4; as segments from format 5
 REPAYMENT_COLUMNS = (
     "entry_id",
     "user_id",
@@ -157,13 +158,47 @@ def merge(carried: Carried, added: Carried) -> Carried:
     )
 
 
+def _named(touched: DataFrame) -> DataFrame:
+    # A night's bills are few: broadcast, so neither carried bills nor repayments are shuffled.
+    return F.broadcast(touched.select("bill_id").distinct())
+
+
+def resettled(repayments: DataFrame, *, touched: DataFrame) -> DataFrame:
+    """Every bill the `touched` rows name, settled again from all its `repayments`: what a
+    night changes of the settled bills (the segment an appending night writes)."""
+    return settle_bills(repayments.join(_named(touched), "bill_id", "left_semi"))
+
+
 def resettle(bills: DataFrame, repayments: DataFrame, *, touched: DataFrame) -> DataFrame:
-    """The settled `bills` with every bill the `touched` rows name settled again from all its
-    `repayments`. The touched bills are a night's (few): they are broadcast, so neither the
-    carried bills nor the carried repayments are shuffled."""
-    named = F.broadcast(touched.select("bill_id").distinct())
-    again = settle_bills(repayments.join(named, "bill_id", "left_semi"))
-    return bills.join(named, "bill_id", "left_anti").unionByName(again)
+    """The settled `bills` with every bill the `touched` rows name settled again."""
+    return bills.join(_named(touched), "bill_id", "left_anti").unionByName(
+        resettled(repayments, touched=touched)
+    )
+
+
+def latest_bills(segments: list[DataFrame]) -> DataFrame:
+    """The settled bills kept as segments, oldest first: the first whole, each later one the
+    bills a night settled again. A bill's row in the newest segment that has it wins."""
+    whole, *later = segments
+    if not later:
+        return whole
+    recent = later[0].withColumn("segment", F.lit(1))
+    for n, segment in enumerate(later[1:], start=2):
+        recent = recent.unionByName(segment.withColumn("segment", F.lit(n)))
+    newest = (
+        recent.withColumn(
+            "rank", F.row_number().over(Window.partitionBy("bill_id").orderBy(F.desc("segment")))
+        )
+        .filter(F.col("rank") == 1)
+        .select(*SETTLED_BILL_COLUMNS)
+    )
+    # No broadcast hint: early in a month the re-settled bills are few and adaptive execution
+    # broadcasts them by their measured size; late in a month of a large book it need not.
+    return (
+        whole.select(*SETTLED_BILL_COLUMNS)
+        .join(newest.select("bill_id"), "bill_id", "left_anti")
+        .unionByName(newest)
+    )
 
 
 def drops_bills(as_of: date) -> bool:
