@@ -31,32 +31,49 @@ def _by_bin(characteristic: Characteristic, value_of) -> Column:
 
 
 def _sorted_reasons(scorecard: Scorecard, characteristics: tuple[Characteristic, ...]) -> Column:
-    """Codes with points below maximum among `characteristics`, largest first, at most four."""
-    order = scorecard.reason_codes()
-    priority = F.create_map(*(F.lit(x) for i, code in enumerate(order) for x in (code, i)))
-    entries = F.array(
-        *(
-            F.struct(
-                F.col(reason_column(c)).alias("code"),
-                (F.lit(scorecard.max_points(c)) - F.col(points_column(c))).alias("below"),
+    """Codes with points below maximum among `characteristics`, largest first, at most four.
+
+    Built from plain column expressions over the scorecard's fixed codes, not from higher-order
+    array functions (transform, filter, aggregate): Spark runs those interpreted, row by row, and
+    they were half the score's time (README: Performance)."""
+    given_by = {b.reason for c in characteristics for b in (*c.bins, c.missing)}
+    codes = [code for code in scorecard.reason_codes() if code in given_by]
+    if not codes:
+        return F.array().cast("array<string>")
+
+    def below(code: str) -> Column:
+        return sum(
+            (
+                F.when(
+                    F.col(reason_column(c)) == code,
+                    F.lit(scorecard.max_points(c)) - F.col(points_column(c)),
+                ).otherwise(F.lit(0))
+                for c in characteristics
+            ),
+            F.lit(0),
+        )
+
+    shortfalls = [below(code) for code in codes]
+    # A code without a shortfall is a null entry, and sort_array puts nulls first.
+    ranked = F.sort_array(
+        F.array(
+            *(
+                F.when(
+                    short > 0,
+                    F.struct(
+                        (-short).alias("neg_below"),
+                        F.lit(i).alias("priority"),
+                        F.lit(code).alias("code"),
+                    ),
+                )
+                for i, (code, short) in enumerate(zip(codes, shortfalls, strict=True))
             )
-            for c in characteristics
         )
     )
-
-    def summed(code: Column) -> Column:
-        below = F.aggregate(
-            F.filter(entries, lambda e: e["code"] == code), F.lit(0), lambda t, e: t + e["below"]
-        )
-        return F.struct(
-            (-below).alias("neg_below"),
-            F.element_at(priority, code).alias("priority"),
-            code.alias("code"),
-        )
-
-    codes = F.array_distinct(F.transform(entries, lambda e: e["code"]))
-    ranked = F.filter(F.array_sort(F.transform(codes, summed)), lambda e: e["neg_below"] < 0)
-    return F.transform(F.slice(ranked, 1, MAX_REASONS), lambda e: e["code"])
+    given = sum((F.when(short > 0, 1).otherwise(0) for short in shortfalls), F.lit(0))
+    return F.slice(ranked, F.lit(len(codes) + 1) - given, F.least(given, F.lit(MAX_REASONS)))[
+        "code"
+    ]
 
 
 def with_score(features: DataFrame, *, scorecard: Scorecard) -> DataFrame:
