@@ -26,6 +26,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from transforms.features import LONGEST_WINDOW, SETTLED_BILL_COLUMNS, settle_bills
+from transforms.money import money_sum
 from transforms.schemas import AMOUNT
 from transforms.windows import roll_windows, window_sums
 
@@ -69,7 +70,7 @@ class Carried:
 
 
 def _money(condition: Column) -> Column:
-    return F.sum(F.when(condition, F.col("amount")).otherwise(F.lit(0).cast(AMOUNT))).cast(AMOUNT)
+    return money_sum(F.when(condition, F.col("amount")).otherwise(F.lit(0).cast(AMOUNT)))
 
 
 def daily_activity(transactions: DataFrame) -> DataFrame:
@@ -90,14 +91,14 @@ def daily_activity(transactions: DataFrame) -> DataFrame:
 
 def _totals(activity: DataFrame, repayments: DataFrame) -> DataFrame:
     spent = activity.groupBy("user_id").agg(
-        F.sum("credit_purchase_amount").cast(AMOUNT).alias("credit_purchases_total"),
-        F.sum("credit_refund_amount").cast(AMOUNT).alias("credit_refunds_total"),
+        money_sum(F.col("credit_purchase_amount")).alias("credit_purchases_total"),
+        money_sum(F.col("credit_refund_amount")).alias("credit_refunds_total"),
         F.max(F.when(F.col("purchase_count") > 0, F.col("day"))).alias("last_purchase_on"),
     )
     paid = (
         repayments.filter(F.col("entry_type") == "payment")
         .groupBy("user_id")
-        .agg(F.sum("amount").cast(AMOUNT).alias("payments_total"))
+        .agg(money_sum(F.col("amount")).alias("payments_total"))
     )
     zero = F.lit(0).cast(AMOUNT)
     return spent.join(paid, "user_id", "full_outer").select(
@@ -136,7 +137,7 @@ def merge(carried: Carried, added: Carried) -> Carried:
         carried.totals.unionByName(added.totals)
         .groupBy("user_id")
         .agg(
-            *(F.sum(c).cast(AMOUNT).alias(c) for c in TOTAL_SUMS),
+            *(money_sum(F.col(c)).alias(c) for c in TOTAL_SUMS),
             F.max("last_purchase_on").alias("last_purchase_on"),
         )
     )

@@ -9,6 +9,7 @@ from datetime import date
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from transforms.money import cents, money_sum
 from transforms.schemas import AMOUNT
 
 WINDOWS = (30, 90, 180, 365)
@@ -76,16 +77,16 @@ def settle_bills(repayments: DataFrame) -> DataFrame:
     running = Window.partitionBy("bill_id").orderBy("event_time", "entry_id")
     paid = (
         payments.join(bills.select("bill_id", "bill_amount", "due_date"), "bill_id")
-        .withColumn("paid_so_far", F.sum("amount").over(running))
+        .withColumn("paid_cents_so_far", F.sum(cents(F.col("amount"))).over(running))
         .groupBy("bill_id")
         .agg(
-            F.sum("amount").cast(AMOUNT).alias("paid_amount"),
-            F.sum(F.when(_event_date() <= F.col("due_date"), F.col("amount")))
-            .cast(AMOUNT)
-            .alias("paid_by_due"),
-            F.min(F.when(F.col("paid_so_far") >= F.col("bill_amount"), _event_date())).alias(
-                "settled_on"
+            money_sum(F.col("amount")).alias("paid_amount"),
+            money_sum(F.when(_event_date() <= F.col("due_date"), F.col("amount"))).alias(
+                "paid_by_due"
             ),
+            F.min(
+                F.when(F.col("paid_cents_so_far") >= cents(F.col("bill_amount")), _event_date())
+            ).alias("settled_on"),
         )
     )
     return (

@@ -20,6 +20,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from transforms.features import LONGEST_WINDOW, WINDOWS, within
+from transforms.money import money_sum
 from transforms.schemas import AMOUNT
 
 # (column, the daily activity it adds up, the window's days)
@@ -50,7 +51,7 @@ def _rows(
     return activity.select(
         "user_id",
         *(
-            F.when(counts_in(days), F.col(source) * sign)
+            F.when(counts_in(days), F.col(source) if sign > 0 else -F.col(source))
             .otherwise(F.lit(0))
             .cast(_type(source))
             .alias(name)
@@ -63,9 +64,13 @@ def _rows(
     )
 
 
+def _sum(name: str, source: str) -> Column:
+    return F.sum(name) if _type(source) == "long" else money_sum(F.col(name))
+
+
 def _per_account(rows: DataFrame) -> DataFrame:
     return rows.groupBy("user_id").agg(
-        *(F.sum(name).cast(_type(source)).alias(name) for name, source, _ in WINDOW_SUMS),
+        *(_sum(name, source).alias(name) for name, source, _ in WINDOW_SUMS),
         *(F.max(slot).alias(slot) for slot in MONTH_SLOTS),
     )
 
