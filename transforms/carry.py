@@ -73,11 +73,18 @@ def _money(condition: Column) -> Column:
     return money_sum(F.when(condition, F.col("amount")).otherwise(F.lit(0).cast(AMOUNT)))
 
 
+def _kinds() -> tuple[Column, Column, Column]:
+    """Whether a transaction is a purchase, a refund, on credit."""
+    return (
+        F.col("txn_type") == "purchase",
+        F.col("txn_type") == "refund",
+        F.col("payment_method") == "credit",
+    )
+
+
 def daily_activity(transactions: DataFrame) -> DataFrame:
     """Per account and event day: purchases and refunds, by payment method and instalments."""
-    purchase = F.col("txn_type") == "purchase"
-    refund = F.col("txn_type") == "refund"
-    credit = F.col("payment_method") == "credit"
+    purchase, refund, credit = _kinds()
     return transactions.groupBy("user_id", F.to_date("event_time").alias("day")).agg(
         F.count(F.when(purchase, True)).alias("purchase_count"),
         _money(purchase).alias("purchase_amount"),
@@ -89,11 +96,14 @@ def daily_activity(transactions: DataFrame) -> DataFrame:
     )
 
 
-def _totals(activity: DataFrame, repayments: DataFrame) -> DataFrame:
-    spent = activity.groupBy("user_id").agg(
-        money_sum(F.col("credit_purchase_amount")).alias("credit_purchases_total"),
-        money_sum(F.col("credit_refund_amount")).alias("credit_refunds_total"),
-        F.max(F.when(F.col("purchase_count") > 0, F.col("day"))).alias("last_purchase_on"),
+def _totals(transactions: DataFrame, repayments: DataFrame) -> DataFrame:
+    # Summed from the rows, not from their daily activity: a full recompute would otherwise
+    # group the whole ledger by account and day twice (for the activity it writes, and here).
+    purchase, refund, credit = _kinds()
+    spent = transactions.groupBy("user_id").agg(
+        _money(purchase & credit).alias("credit_purchases_total"),
+        _money(refund & credit).alias("credit_refunds_total"),
+        F.max(F.when(purchase, F.to_date("event_time"))).alias("last_purchase_on"),
     )
     paid = (
         repayments.filter(F.col("entry_type") == "payment")
@@ -119,7 +129,7 @@ def fold(
     new_repayments = repayments.select(*REPAYMENT_COLUMNS)
     added = Carried(
         activity,
-        _totals(activity, new_repayments),
+        _totals(transactions, new_repayments),
         new_repayments,
         window_sums(activity, as_of=as_of),
         settle_bills(new_repayments),
