@@ -144,6 +144,7 @@ def test_balance_utilization_and_tenure_for_an_account(spark):
     assert rows[1]["balance"] == money("600.00")
     assert abs(rows[1]["utilization"] - 0.6) < 1e-9  # against the previous limit, not the initial
     assert rows[1]["tenure_days"] == 365
+    assert rows[1]["days_since_last_purchase"] == 28  # the purchase of 6/2; a refund is no purchase
     assert abs(rows[1]["credit_share_180d"] - 900 / 970) < 1e-9
     # a new account with no ledger rows: zero counts, no recency, measured on its initial limit
     assert rows[2]["balance"] == money("0.00") and rows[2]["utilization"] == 0.0
