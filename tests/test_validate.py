@@ -3,11 +3,14 @@
 from datetime import date, datetime
 from decimal import Decimal
 
+import pytest
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
+from transforms import validate
 from transforms.schemas import ACCOUNTS, REPAYMENTS, TRANSACTIONS
 from transforms.validate import (
+    KEY_HASH,
     REJECT_REASON,
     to_rejects,
     with_account_checks,
@@ -69,7 +72,22 @@ def test_each_transaction_rule_gives_its_reason(spark):
     )
 
 
-def test_the_copy_recorded_first_is_kept(spark):
+@pytest.fixture(params=["broadcast", "colliding", "sort"])
+def copied_ids(request, monkeypatch):
+    """Each way the first row of an id seen twice (or a bill's first bill row) is found: the few
+    such keys broadcast to the rows; the same when every key's hash collides, so that each is
+    looked at by its own value; and (past the broadcast limit, a replayed ledger) every row
+    sorted by key."""
+    if request.param == "colliding":
+        monkeypatch.setattr(
+            validate, "_key_hash", lambda key: F.lit(0).cast("long").alias(KEY_HASH)
+        )
+    if request.param == "sort":
+        monkeypatch.setattr(validate, "MAX_BROADCAST_KEYS", 0)
+    return request.param
+
+
+def test_the_copy_recorded_first_is_kept(spark, copied_ids):
     a = Decimal("5.00")
     rows = [
         ("t1", 1, T0, "purchase", a, "wallet", None, date(2026, 3, 12), "a.parquet", 0),
@@ -82,7 +100,7 @@ def test_the_copy_recorded_first_is_kept(spark):
     assert [tuple(r) for r in kept.collect()] == [(date(2026, 3, 11), "b.parquet", 9)]
 
 
-def test_each_repayment_rule_gives_its_reason(spark):
+def test_each_repayment_rule_gives_its_reason(spark, copied_ids):
     a = Decimal("100.00")
     due = date(2026, 3, 30)
     rows = [
@@ -101,6 +119,12 @@ def test_each_repayment_rule_gives_its_reason(spark):
         ("p1", 1, "BL1", "payment", a, None, T0, D, "f", 12),
         ("b1again", 1, "BL1", "bill", a, due, T0, D, "f", 13),
         ("other", 2, "BL1", "payment", a, None, T0, D, "f", 14),
+        ("b3", 1, "BL3", "bill", a, due, T0, D, "f", 15),
+        ("other3", 3, "BL3", "payment", a, None, T0, D, "f", 16),
+        # A bill row without a user owns no bill: the next bill row's user does.
+        ("b4", None, "BL4", "bill", a, due, T0, D, "f", 17),
+        ("b4again", 4, "BL4", "bill", a, due, T0, D, "f", 18),
+        ("other4", 5, "BL4", "payment", a, None, T0, D, "f", 19),
     ]
     got = reasons(with_repayment_checks(ledger(spark, REPAYMENTS, rows)), "source_row")
     assert got == {
@@ -119,10 +143,15 @@ def test_each_repayment_rule_gives_its_reason(spark):
         12: "DUPLICATE_ID",
         13: "DUPLICATE_BILL",
         14: "BILL_USER_MISMATCH",
+        15: None,
+        16: "BILL_USER_MISMATCH",
+        17: "NULL_USER_ID",
+        18: "DUPLICATE_BILL",
+        19: "BILL_USER_MISMATCH",
     }
 
 
-def test_each_account_rule_gives_its_reason(spark):
+def test_each_account_rule_gives_its_reason(spark, copied_ids):
     opened = date(2025, 1, 1)
     limit = Decimal("1000.00")
     rows = [

@@ -95,15 +95,80 @@ def _is_later_copy(key: str, valid: Column) -> Column:
     return valid & (F.row_number().over(order) > 1)
 
 
-def _first_of_id(key: str) -> Column:
-    has_id = ~_blank(key)
-    return has_id & ~_is_later_copy(key, has_id)
+# Up to this many keys worth a closer look (ids seen twice, bills with two bill rows or two
+# users) are broadcast to every task; beyond it (a replayed ledger) the rows are sorted by key
+# instead, one shuffle of whole rows rather than two.
+MAX_BROADCAST_KEYS = 500_000
+KEY_HASH = "_key_hash"
 
 
-def with_transaction_checks(transactions: DataFrame) -> DataFrame:
+def _key_hash(key: str) -> Column:
+    """A long standing in for the key while keys are counted: cheaper to shuffle and group than
+    a string. Two keys sharing a hash are only both looked at closely, by their own value."""
+    return F.xxhash64(key).alias(KEY_HASH)
+
+
+def _few(hashes: DataFrame) -> DataFrame | None:
+    """The key hashes worth a closer look, or None when more than MAX_BROADCAST_KEYS.
+
+    They are brought to the driver (a small job it waits for; nothing when the ledger is clean)
+    and handed back as a table the plan holds: unlike a cached or locally checkpointed result,
+    it is not lost with an executor.
+    """
+    found = hashes.limit(MAX_BROADCAST_KEYS + 1).toArrow()
+    if found.num_rows > MAX_BROADCAST_KEYS:
+        return None
+    return hashes.sparkSession.createDataFrame(found)
+
+
+def _rows_hashed_in(rows: DataFrame, key: str, hashes: DataFrame) -> DataFrame:
+    return (
+        rows.withColumn(KEY_HASH, _key_hash(key))
+        .join(F.broadcast(hashes), KEY_HASH, "left_semi")
+        .drop(KEY_HASH)
+    )
+
+
+def _with_found(rows: DataFrame, found: DataFrame, key: str, *columns: Column) -> DataFrame:
+    """`rows` with `columns`, computed from `found` (a few rows by `key`) where it has the row's
+    key: broadcast to the rows where they lie, not shuffled."""
+    return (
+        rows.alias("_row")
+        .join(F.broadcast(found), key, "left")
+        .select(*[F.col(f"_row.{c}") for c in rows.columns], *columns)
+    )
+
+
+def with_first_of_id(
+    rows: DataFrame, key: str, has_key: Column, *, few_rows: bool = False
+) -> DataFrame:
+    """Adds FIRST_OF_ID: whether the row, one where `has_key`, is its id's first recorded row.
+
+    Nearly every id occurs once, so the ids are counted alone (a one-column aggregate) instead
+    of sorting the ledger's whole rows by id; only the ids seen twice have their first row found.
+    `few_rows` (a night's rows) are sorted by id at once: cheaper than a job to count them.
+    """
+    ids = rows.filter(has_key)
+    copied = None
+    if not few_rows:
+        copied = _few(
+            ids.groupBy(_key_hash(key)).count().filter(F.col("count") > 1).select(KEY_HASH)
+        )
+    if copied is None:
+        return rows.withColumn(FIRST_OF_ID, has_key & ~_is_later_copy(key, has_key))
+    firsts = (
+        _rows_hashed_in(ids, key, copied)
+        .groupBy(key)
+        .agg(F.min(F.struct(*SOURCE_COLUMNS)).alias("_first_source"))
+    )
+    first = F.col("_first_source").isNull() | (F.struct(*SOURCE_COLUMNS) == F.col("_first_source"))
+    return _with_found(rows, firsts, key, (has_key & first).alias(FIRST_OF_ID))
+
+
+def with_transaction_checks(transactions: DataFrame, *, few_rows: bool = False) -> DataFrame:
     """Adds `reject_reason`: null for a good row, else the first rule it breaks."""
     credit = F.col("payment_method") == "credit"
-    first_of_id = _first_of_id("txn_id")
+    first_of_id = F.col(FIRST_OF_ID)
     rules = [
         ("NULL_TXN_ID", _blank("txn_id")),
         ("NULL_USER_ID", F.col("user_id").isNull()),
@@ -120,24 +185,73 @@ def with_transaction_checks(transactions: DataFrame) -> DataFrame:
         ("UNEXPECTED_INSTALLMENTS", ~credit & F.col("installments").isNotNull()),
         ("DUPLICATE_ID", ~_blank("txn_id") & ~first_of_id),
     ]
-    return transactions.withColumns({REJECT_REASON: _first_reason(rules), FIRST_OF_ID: first_of_id})
+    return with_first_of_id(
+        transactions, "txn_id", ~_blank("txn_id"), few_rows=few_rows
+    ).withColumn(REJECT_REASON, _first_reason(rules))
 
 
-def with_repayment_checks(repayments: DataFrame) -> DataFrame:
-    """Adds `reject_reason`. A bill's first `bill` row owns its id and user; later ones are
-    refused."""
-    is_bill = F.col("entry_type") == "bill"
-    has_id = ~_blank("entry_id")
-    first_of_id = _first_of_id("entry_id")
-    bill_row = first_of_id & is_bill & F.col("bill_id").isNotNull()
-    # One sort serves both bill rules: each bill's own rows first, in recorded order.
+def _with_bill_owner(repayments: DataFrame, *, few_rows: bool) -> DataFrame:
+    """Adds the bill rules' two facts to each row: `_owner`, the user of its bill's first `bill`
+    row (null where every row of the bill has one user, so none can mismatch), and
+    `_later_bill`, whether it is a `bill` row of a bill whose first `bill` row came before.
+
+    Only bills with two `bill` rows or two users are looked at row by row: they are found by
+    an aggregate over the bill ids, like the ids seen twice.
+    """
+    bill_row = F.col(FIRST_OF_ID) & (F.col("entry_type") == "bill") & F.col("bill_id").isNotNull()
+    if few_rows:
+        return _with_bill_owner_sorted(repayments, bill_row)
+    troubled = _few(
+        repayments.filter(F.col("bill_id").isNotNull())
+        .groupBy(_key_hash("bill_id"))
+        .agg(
+            F.count(F.when(bill_row, 1)).alias("bill_rows"),
+            F.min("user_id").alias("low"),
+            F.max("user_id").alias("high"),
+        )
+        .filter((F.col("bill_rows") > 1) | (F.col("low") != F.col("high")))
+        .select(KEY_HASH)
+    )
+    if troubled is None:
+        return _with_bill_owner_sorted(repayments, bill_row)
+    user_known = F.col("user_id").isNotNull()
+    firsts = (
+        _rows_hashed_in(repayments.filter(bill_row), "bill_id", troubled)
+        .groupBy("bill_id")
+        .agg(
+            F.min(F.struct(*SOURCE_COLUMNS)).alias("_first_bill"),
+            F.min(F.when(user_known, F.struct(*SOURCE_COLUMNS, "user_id"))).alias("_owning"),
+        )
+    )
+    later_bill = bill_row & (F.struct(*SOURCE_COLUMNS) != F.col("_first_bill"))
+    return _with_found(
+        repayments,
+        firsts,
+        "bill_id",
+        F.col("_owning.user_id").alias("_owner"),
+        F.coalesce(later_bill, F.lit(False)).alias("_later_bill"),
+    )
+
+
+def _with_bill_owner_sorted(repayments: DataFrame, bill_row: Column) -> DataFrame:
+    """`_with_bill_owner` by one sort of the rows by bill: each bill's `bill` rows first."""
     by_bill = Window.partitionBy("bill_id").orderBy(
         F.when(bill_row, 0).otherwise(1), *_recorded_order()
     )
     owner = F.first(F.when(bill_row, F.col("user_id")), ignorenulls=True).over(
         by_bill.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
     )
-    later_bill = bill_row & (F.row_number().over(by_bill) > 1)
+    return repayments.withColumns(
+        {"_owner": owner, "_later_bill": bill_row & (F.row_number().over(by_bill) > 1)}
+    )
+
+
+def with_repayment_checks(repayments: DataFrame, *, few_rows: bool = False) -> DataFrame:
+    """Adds `reject_reason`. A bill's first `bill` row owns its id and user; later ones are
+    refused."""
+    is_bill = F.col("entry_type") == "bill"
+    has_id = ~_blank("entry_id")
+    owner = F.col("_owner")
     rules = [
         ("NULL_ENTRY_ID", ~has_id),
         ("NULL_USER_ID", F.col("user_id").isNull()),
@@ -149,11 +263,16 @@ def with_repayment_checks(repayments: DataFrame) -> DataFrame:
         ("NON_POSITIVE_AMOUNT", F.col("amount") <= 0),
         ("BILL_WITHOUT_DUE_DATE", is_bill & F.col("due_date").isNull()),
         ("PAYMENT_WITH_DUE_DATE", ~is_bill & F.col("due_date").isNotNull()),
-        ("DUPLICATE_ID", has_id & ~first_of_id),
-        ("DUPLICATE_BILL", later_bill),
+        ("DUPLICATE_ID", has_id & ~F.col(FIRST_OF_ID)),
+        ("DUPLICATE_BILL", F.col("_later_bill")),
         ("BILL_USER_MISMATCH", owner.isNotNull() & (owner != F.col("user_id"))),
     ]
-    return repayments.withColumns({REJECT_REASON: _first_reason(rules), FIRST_OF_ID: first_of_id})
+    return (
+        with_first_of_id(repayments, "entry_id", has_id, few_rows=few_rows)
+        .transform(_with_bill_owner, few_rows=few_rows)
+        .withColumn(REJECT_REASON, _first_reason(rules))
+        .drop("_owner", "_later_bill")
+    )
 
 
 def with_account_checks(accounts: DataFrame) -> DataFrame:
@@ -166,9 +285,13 @@ def with_account_checks(accounts: DataFrame) -> DataFrame:
         ("NULL_INITIAL_LIMIT", F.col("initial_limit").isNull()),
         ("NON_POSITIVE_INITIAL_LIMIT", F.col("initial_limit") <= 0),
         ("UNKNOWN_STATUS", _not_in("status", ACCOUNT_STATUSES)),
-        ("DUPLICATE_ID", _is_later_copy("user_id", has_id)),
+        ("DUPLICATE_ID", has_id & ~F.col(FIRST_OF_ID)),
     ]
-    return accounts.withColumn(REJECT_REASON, _first_reason(rules))
+    return (
+        with_first_of_id(accounts, "user_id", has_id)
+        .withColumn(REJECT_REASON, _first_reason(rules))
+        .drop(FIRST_OF_ID)
+    )
 
 
 def accepted_rows(checked: DataFrame) -> DataFrame:
@@ -232,7 +355,8 @@ def extend_index(index: DataFrame, checked: DataFrame, *, ledger: str) -> DataFr
 def checked_after(index: DataFrame, rows: DataFrame, *, ledger: str) -> DataFrame:
     """`rows` with their `reject_reason`, checked as if together with every row recorded before
     them: the indexed first rows of the ids (and, for repayments, of the bills) they name stand in
-    for the whole earlier ledger."""
+    for the whole earlier ledger. They are few (a night's), so they are sorted by id and bill.
+    """
     earlier, by_id = _named_by(index, rows, LEDGER_ID[ledger])
     wanted = by_id
     if ledger == "repayments":
@@ -251,7 +375,7 @@ def checked_after(index: DataFrame, rows: DataFrame, *, ledger: str) -> DataFram
     )
     return (
         stand_ins.unionByName(rows.withColumn("_earlier", F.lit(False)))
-        .transform(CHECKS[ledger])
+        .transform(CHECKS[ledger], few_rows=True)
         .filter(~F.col("_earlier"))
         .drop("_earlier")
     )
