@@ -12,6 +12,7 @@ from transforms.schemas import ACCOUNTS, REPAYMENTS, TRANSACTIONS
 from transforms.validate import (
     KEY_HASH,
     REJECT_REASON,
+    id_index,
     to_rejects,
     with_account_checks,
     with_repayment_checks,
@@ -94,10 +95,17 @@ def test_the_copy_recorded_first_is_kept(spark, copied_ids):
         ("t1", 1, T0, "purchase", a, "wallet", None, date(2026, 3, 11), "z.parquet", 7),
         ("t1", 1, T0, "purchase", a, "wallet", None, date(2026, 3, 11), "z.parquet", 3),
         ("t1", 1, T0, "purchase", a, "wallet", None, date(2026, 3, 11), "b.parquet", 9),
+        ("t2", 1, T0, "purchase", a, "wallet", None, date(2026, 3, 12), "a.parquet", 1),
     ]
     checked = with_transaction_checks(ledger(spark, TRANSACTIONS, rows))
-    kept = checked.filter(F.col(REJECT_REASON).isNull()).select("dt", "source_file", "source_row")
-    assert [tuple(r) for r in kept.collect()] == [(date(2026, 3, 11), "b.parquet", 9)]
+    kept = checked.filter(F.col(REJECT_REASON).isNull()).select(
+        "txn_id", "source_file", "source_row"
+    )
+    first_rows = [("t1", "b.parquet", 9), ("t2", "a.parquet", 1)]
+    assert sorted(tuple(r) for r in kept.collect()) == first_rows
+    # The id index, which later nights check their ids against, holds the same first rows.
+    index = id_index(checked, ledger="transactions").select("txn_id", "source_file", "source_row")
+    assert sorted(tuple(r) for r in index.collect()) == first_rows
 
 
 def test_each_repayment_rule_gives_its_reason(spark, copied_ids):
