@@ -42,9 +42,16 @@ def test_a_bill_settles_on_the_day_its_payments_reach_its_amount(spark):
         ("b2", 1, "BL2", "bill", money("50.00"), date(2026, 6, 20), datetime(2026, 6, 1)),
         ("p3", 1, "BL2", "payment", money("20.00"), None, datetime(2026, 6, 19)),
         ("b3", 1, "BL3", "bill", money("80.00"), date(2026, 7, 20), datetime(2026, 6, 29)),
+        # a payment whose bill has not arrived yet settles nothing
+        ("p9", 2, "BL9", "payment", money("30.00"), None, datetime(2026, 6, 20)),
     ]
     settled = days_past_due(settle_bills(repayments(spark, rows)), as_of=D)
     bills = {r["bill_id"]: r for r in settled.collect()}
+    assert sorted(bills) == ["BL1", "BL2", "BL3"]
+    assert (bills["BL1"]["user_id"], bills["BL1"]["bill_amount"]) == (1, money("100.00"))
+    assert bills["BL1"]["due_date"] == date(2026, 5, 20)
+    assert bills["BL1"]["paid_amount"] == money("100.00")
+    assert (bills["BL3"]["paid_amount"], bills["BL3"]["paid_by_due"]) == (0, 0)
     assert bills["BL1"]["settled_on"] == date(2026, 6, 2)
     assert bills["BL1"]["max_dpd"] == 13 and bills["BL1"]["dpd_now"] == 0
     assert bills["BL1"]["paid_by_due"] == money("60.00")

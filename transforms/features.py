@@ -65,32 +65,38 @@ def settle_bills(repayments: DataFrame) -> DataFrame:
     """One row per bill (SETTLED_BILL_COLUMNS): amount, due date, what was paid, what was paid
     by the due date, and when it was settled (if it was). Each bill's row depends on its own
     repayment rows only, so a night re-settles just the bills its rows name (transforms.carry).
+    Accepted rows have one `bill` row per bill; payments of a bill without one are waiting for
+    it and settle nothing yet.
 
     A bill is settled on the day its payments add up to its amount.
     """
-    bills = repayments.filter(F.col("entry_type") == "bill").select(
-        "bill_id", "user_id", F.col("amount").alias("bill_amount"), "due_date"
+    is_bill = F.col("entry_type") == "bill"
+    is_payment = F.col("entry_type") == "payment"
+    # One pass over a bill's rows, its bill row first and then its payments in the order they
+    # were made: the rows are read and shuffled once, not once as bills and twice as payments.
+    bill_first = Window.partitionBy("bill_id").orderBy(
+        F.when(is_bill, 0).otherwise(1), "event_time", "entry_id"
     )
-    payments = repayments.filter(F.col("entry_type") == "payment").select(
-        "bill_id", "entry_id", "event_time", "amount"
-    )
-    running = Window.partitionBy("bill_id").orderBy("event_time", "entry_id")
-    paid = (
-        payments.join(bills.select("bill_id", "bill_amount", "due_date"), "bill_id")
-        .withColumn("paid_cents_so_far", F.sum(cents(F.col("amount"))).over(running))
+    of_bill = {
+        "_bill_amount": F.first(F.when(is_bill, F.col("amount")), ignorenulls=True),
+        "_due_date": F.first(F.when(is_bill, F.col("due_date")), ignorenulls=True),
+        "_paid_cents_so_far": F.sum(F.when(is_payment, cents(F.col("amount")))),
+    }
+    paid_by_due = is_payment & (_event_date() <= F.col("_due_date"))
+    settles = is_payment & (F.col("_paid_cents_so_far") >= cents(F.col("_bill_amount")))
+    return (
+        repayments.withColumns({name: value.over(bill_first) for name, value in of_bill.items()})
         .groupBy("bill_id")
         .agg(
-            money_sum(F.col("amount")).alias("paid_amount"),
-            money_sum(F.when(_event_date() <= F.col("due_date"), F.col("amount"))).alias(
-                "paid_by_due"
-            ),
-            F.min(
-                F.when(F.col("paid_cents_so_far") >= cents(F.col("bill_amount")), _event_date())
-            ).alias("settled_on"),
+            F.max(is_bill).alias("_has_bill"),
+            F.max(F.when(is_bill, F.col("user_id"))).alias("user_id"),
+            F.max(F.when(is_bill, F.col("amount"))).alias("bill_amount"),
+            F.max(F.when(is_bill, F.col("due_date"))).alias("due_date"),
+            money_sum(F.when(is_payment, F.col("amount"))).alias("paid_amount"),
+            money_sum(F.when(paid_by_due, F.col("amount"))).alias("paid_by_due"),
+            F.min(F.when(settles, _event_date())).alias("settled_on"),
         )
-    )
-    return (
-        bills.join(paid, "bill_id", "left")
+        .filter(F.col("_has_bill"))
         .fillna(0, subset=["paid_amount", "paid_by_due"])
         .select(*SETTLED_BILL_COLUMNS)
     )
