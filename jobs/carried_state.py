@@ -29,7 +29,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from jobs.layout import InputLayout, OutputLayout
@@ -311,14 +311,14 @@ def _payments_of_another_users_bill(
     )
     # Only the carried rows of the bills a new statement names can matter: one night's bills
     # are few, so the carried repayments are filtered against them, not shuffled whole.
+    # Whether a bill has a carried bill row is found among its own rows (one read of them).
     named = carried.repayments.join(
         F.broadcast(new_bills.select("bill_id").distinct()), "bill_id", "left_semi"
+    ).withColumn(
+        "_carried_bill", F.max(F.col("entry_type") == "bill").over(Window.partitionBy("bill_id"))
     )
-    carried_bills = named.filter(F.col("entry_type") == "bill").select("bill_id")
-    waiting = (
-        named.filter(F.col("entry_type") == "payment")
-        .join(carried_bills, "bill_id", "left_anti")
-        .select("bill_id", F.col("user_id").alias("payer"))
+    waiting = named.filter((F.col("entry_type") == "payment") & ~F.col("_carried_bill")).select(
+        "bill_id", F.col("user_id").alias("payer")
     )
     return (
         waiting.join(new_bills, "bill_id")
