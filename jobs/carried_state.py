@@ -55,6 +55,10 @@ FORMAT = 5
 READABLE_FORMATS = (1, 2, 3, 4, FORMAT)
 KEEP_STATES = 3  # the newest run dates whose state stays (with the states they build on)
 MAX_SEGMENTS = 31  # a night that would make more writes its state whole
+# Each file of a state's activity is written in day order: a night takes out of the windows the
+# days that left them (transforms.windows.roll_windows), and Parquet's page statistics then let
+# it read those days' pages instead of the whole year.
+SORTED_BY = {"activity": ("day",)}
 
 
 def index_table(ledger: str) -> str:

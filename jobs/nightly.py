@@ -22,6 +22,7 @@ from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 
 from jobs.carried_state import (
+    SORTED_BY,
     CarryPlan,
     State,
     folded_state,
@@ -369,7 +370,7 @@ def _stage_carried_state(spark, publisher, plan: CarryPlan, checked, run_date):
                 else id_index(checked[ledger], ledger=ledger)
             )
     folded = folded_state(plan, run_date, publisher.attempt_id)
-    path = publisher.stage_state(tables, folded_text(folded))
+    path = publisher.stage_state(tables, folded_text(folded), SORTED_BY)
     return read_carried(spark, publisher.layout, State(path, folded))
 
 

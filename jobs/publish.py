@@ -6,7 +6,7 @@ moves are journaled so that a crash half-way is finished by the next run (jobs.j
 """
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 
 from pyspark.sql import DataFrame, SparkSession
@@ -30,13 +30,22 @@ class Publisher:
     def staged(self, table: str) -> str:
         return f"{self.layout.staging(self.attempt_id)}/{table}"
 
-    def stage(self, table: str, rows: DataFrame, partitions: int | None = 1) -> str:
+    def stage(
+        self,
+        table: str,
+        rows: DataFrame,
+        partitions: int | None = 1,
+        sorted_by: tuple[str, ...] = (),
+    ) -> str:
         """Writes a table's rows aside; nothing a reader looks at changes. `partitions` None
-        keeps the rows' own partitioning (for tables too big for a few files)."""
+        keeps the rows' own partitioning (for tables too big for a few files); `sorted_by`
+        orders the rows within each file (no shuffle)."""
         path = self.staged(table)
-        (rows if partitions is None else rows.coalesce(partitions)).write.mode("overwrite").parquet(
-            path
-        )
+        if partitions is not None:
+            rows = rows.coalesce(partitions)
+        if sorted_by:
+            rows = rows.sortWithinPartitions(*sorted_by)
+        rows.write.mode("overwrite").parquet(path)
         self.storage.delete(f"{path}/{SUCCESS}")
         return path
 
@@ -44,17 +53,20 @@ class Publisher:
         return self.staged("_state")
 
     def stage_state(
-        self, tables: dict[str, DataFrame | Callable[[str], DataFrame]], folded: str
+        self,
+        tables: dict[str, DataFrame | Callable[[str], DataFrame]],
+        folded: str,
+        sorted_by: Mapping[str, tuple[str, ...]],
     ) -> str:
         """Writes what this run carries to the next aside (jobs.carried_state), in order, in at
-        most as many files per table as a shuffle has partitions (appended rows add none). A
-        table given as a function is made from the staged state's folder (the tables before
-        it are there)."""
+        most as many files per table as a shuffle has partitions (appended rows add none), each
+        file ordered by the table's `sorted_by` columns if it has some. A table given as a
+        function is made from the staged state's folder (the tables before it are there)."""
         for name, rows in tables.items():
             if callable(rows):
                 rows = rows(self.staged_state())
             files = int(rows.sparkSession.conf.get("spark.sql.shuffle.partitions"))
-            self.stage(f"_state/{name}", rows, partitions=files)
+            self.stage(f"_state/{name}", rows, files, sorted_by.get(name, ()))
         self.storage.write_text(f"{self.staged_state()}/folded.json", folded)
         return self.staged_state()
 

@@ -246,6 +246,15 @@ def test_a_state_of_an_earlier_format_is_read_and_decides_the_same(world, tmp_pa
     assert (written / BILLS_TABLE).is_dir()
 
 
+def test_a_state_written_whole_keeps_each_activity_file_in_day_order(nights):
+    """A night reads from the activity only the days that left a window; Parquet's page
+    statistics let it skip the rest only if each file is in day order."""
+    files = sorted((nights["full"] / "_state" / f"run_date={D}" / "activity").glob("*.parquet"))
+    assert files
+    for file in files:
+        assert pd.read_parquet(file).day.is_monotonic_increasing, file.name
+
+
 def test_the_normal_night_keeps_only_the_bills_it_settled_again(nights, spark):
     carried = report(nights["incremental"], D)["carried_state"]
     assert (carried["state_written"], carried["state_segments"]) == ("appended", 2)
