@@ -17,6 +17,7 @@ import pytest
 from jobs.carried_state import FORMAT, _read_state, plan_carry, read_carried
 from jobs.layout import InputLayout, OutputLayout
 from jobs.ledgers import check_readiness
+from jobs.publish import Publisher
 from jobs.storage import Storage
 from tests.e2e import ROOT, report, run_date, small_profile, table_rows
 from tests.two_nights import BEFORE, TABLES, D, assert_same_as_undisturbed, fresh_output, run_d
@@ -253,6 +254,14 @@ def test_a_state_written_whole_keeps_each_activity_file_in_day_order(nights):
     assert files
     for file in files:
         assert pd.read_parquet(file).day.is_monotonic_increasing, file.name
+
+
+def test_state_rows_are_sorted_after_they_are_merged_into_files(spark, tmp_path):
+    """Sorting before the merge would leave a file of several sorted runs, not one."""
+    publisher = Publisher(Storage(spark), OutputLayout(str(tmp_path)), "attempt")
+    days = spark.createDataFrame([(d,) for d in range(40, 0, -1)], "day int").repartition(4)
+    staged = publisher.stage("_state/activity", days, partitions=1, sorted_by=("day",))
+    assert pd.read_parquet(staged).day.tolist() == list(range(1, 41))
 
 
 def test_the_normal_night_keeps_only_the_bills_it_settled_again(nights, spark):
