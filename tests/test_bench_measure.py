@@ -16,6 +16,17 @@ def test_peak_memory_and_exit_code_are_the_child_process_tree():
     assert idle.exit_code == 3 and idle.driver_peak_mb < 100
 
 
+# Allocated, touched and freed in well under the 0.1 s between two samples, then idle.
+BRIEF_300_MB = "import time; block = bytearray(300 * 1024 * 1024); del block; time.sleep(1.0)"
+
+
+def test_a_peak_between_two_samples_still_counts():
+    brief = measure([sys.executable, "-c", BRIEF_300_MB])
+    assert brief.exit_code == 0
+    assert brief.driver_peak_mb >= 300
+    assert 0 < brief.meter_cpu_seconds < brief.seconds
+
+
 def test_a_grandchild_counts_toward_the_whole_job():
     spawn = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {HOLD_300_MB!r}])"
     tree = measure([sys.executable, "-c", spawn])

@@ -318,7 +318,8 @@ def main(users: int, scales: str, days: int, end_text: str, root: Path) -> None:
 def _line(label: str, m: Measured) -> None:
     click.echo(
         f"{label:<34}{m.seconds:>8.1f} s   driver {m.driver_peak_mb:>6.0f} MB   "
-        f"JVM {m.jvm_peak_mb:>6.0f} MB   job {m.job_peak_mb:>6.0f} MB"
+        f"JVM {m.jvm_peak_mb:>6.0f} MB   job {m.job_peak_mb:>6.0f} MB   "
+        f"(meter {m.meter_cpu_seconds:.1f} s CPU)"
     )
 
 
