@@ -29,6 +29,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
@@ -42,6 +43,7 @@ from transforms.carry import (
     Carried,
     drops_bills,
     latest_bills,
+    rows_of_bills_named,
     within_horizon,
 )
 from transforms.features import settle_bills
@@ -137,6 +139,14 @@ class CarryPlan:
     index: dict[str, DataFrame] = field(default_factory=dict)
     builds_on: list[Segment] = field(default_factory=list)  # the previous state's segments
     previous_format: int = FORMAT
+    # The carried repayment rows of every bill the new partitions' rows name, persisted: the
+    # check for another user's bill and the re-settling both take them, and the carried
+    # repayments (every row of a year's bills) are read once instead of twice.
+    named_repayments: DataFrame | None = None
+
+    def release(self) -> None:
+        if self.named_repayments is not None:
+            self.named_repayments.unpersist()
 
     def appends(self, run_date: date) -> bool:
         """Whether the run writes only what it adds (else its state whole, one segment)."""
@@ -222,8 +232,13 @@ def plan_carry(
         if late:
             return full(f"{ledger} partitions completed after later ones were folded: {late}")
     carried = read_carried(spark, out, state)
-    disowned = _payments_of_another_users_bill(spark, inputs, new_days["repayments"], carried)
+    new_rows = _new_repayment_rows(spark, inputs, new_days["repayments"])
+    named = rows_of_bills_named(carried.repayments, by=new_rows).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
+    disowned = _payments_of_another_users_bill(named, new_rows)
     if disowned:
+        named.unpersist()
         return full(
             f"{disowned} carried payments' bills arrived for another user "
             "(the whole ledger now refuses them)"
@@ -241,6 +256,7 @@ def plan_carry(
         },
         state.segments,
         state.format,
+        named,
     )
 
 
@@ -300,29 +316,31 @@ def read_carried(spark: SparkSession, out: OutputLayout, state: State) -> Carrie
     )
 
 
-def _payments_of_another_users_bill(
-    spark: SparkSession, inputs: InputLayout, days: list[date], carried: Carried
-) -> int:
-    """Carried payments without a carried bill whose bill id a new `bill` row names for another
-    user (counted on the raw new rows: erring towards a full recompute, never away from it)."""
+def _new_repayment_rows(spark: SparkSession, inputs: InputLayout, days: list[date]) -> DataFrame:
+    """The bill, user and type of the new partitions' repayment rows, as recorded (unchecked)."""
+    columns = "bill_id string, user_id long, entry_type string"
     if not days:
-        return 0
-    new_bills = (
+        return spark.createDataFrame([], columns)
+    return (
         spark.read.option("basePath", inputs.ledger_root("repayments"))
         .parquet(*[inputs.partition("repayments", d) for d in days])
-        .filter(F.col("entry_type") == "bill")
-        .select("bill_id", "user_id")
+        .select("bill_id", "user_id", "entry_type")
     )
-    # Only the carried rows of the bills a new statement names can matter: one night's bills
-    # are few, so the carried repayments are filtered against them, not shuffled whole.
+
+
+def _payments_of_another_users_bill(named: DataFrame, new_rows: DataFrame) -> int:
+    """Carried payments without a carried bill whose bill id a new `bill` row names for another
+    user (counted on the raw new rows: erring towards a full recompute, never away from it).
+    `named`: the carried rows of the bills the new rows name."""
+    new_bills = new_rows.filter(F.col("entry_type") == "bill").select("bill_id", "user_id")
     # Whether a bill has a carried bill row is found among its own rows (one read of them).
-    named = carried.repayments.join(
-        F.broadcast(new_bills.select("bill_id").distinct()), "bill_id", "left_semi"
-    ).withColumn(
-        "_carried_bill", F.max(F.col("entry_type") == "bill").over(Window.partitionBy("bill_id"))
-    )
-    waiting = named.filter((F.col("entry_type") == "payment") & ~F.col("_carried_bill")).select(
-        "bill_id", F.col("user_id").alias("payer")
+    waiting = (
+        named.withColumn(
+            "_carried_bill",
+            F.max(F.col("entry_type") == "bill").over(Window.partitionBy("bill_id")),
+        )
+        .filter((F.col("entry_type") == "payment") & ~F.col("_carried_bill"))
+        .select("bill_id", F.col("user_id").alias("payer"))
     )
     return (
         waiting.join(new_bills, "bill_id")

@@ -259,19 +259,21 @@ def _rerate(
         return Reading(plan.read_days, plan.index)
 
     clock = _Phases(report)
-    inputs = check_inputs(spark, settings, storage, run_date, report, choose_reading)
-    clock.lap("input_checks")
-    checked = inputs.checked
-    plan = planned[0]
-
-    log.info(
-        "run %s: %s; deciding against %s",
-        run_date,
-        report["carried_state"]["mode"],
-        previous_day or "initial limits (bootstrap)",
-    )
-    state = _stage_carried_state(spark, publisher, plan, checked, run_date)
-    clock.lap("carried_state")
+    try:
+        inputs = check_inputs(spark, settings, storage, run_date, report, choose_reading)
+        clock.lap("input_checks")
+        checked = inputs.checked
+        log.info(
+            "run %s: %s; deciding against %s",
+            run_date,
+            report["carried_state"]["mode"],
+            previous_day or "initial limits (bootstrap)",
+        )
+        state = _stage_carried_state(spark, publisher, planned[0], checked, run_date)
+        clock.lap("carried_state")
+    finally:
+        for plan in planned:
+            plan.release()
     previous_limits = read_table(
         spark, out, "limits", [previous_day] if previous_day else [], LIMITS
     )
@@ -350,7 +352,9 @@ def _stage_carried_state(spark, publisher, plan: CarryPlan, checked, run_date):
             merged.totals,
             added.repayments,
             merged.windows,
-            resettled(merged.repayments, touched=added.repayments),
+            resettled(
+                plan.named_repayments.unionByName(added.repayments), touched=added.repayments
+            ),
             run_date,
         ).tables()
         for ledger in EVENT_LEDGERS:

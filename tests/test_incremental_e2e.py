@@ -66,12 +66,15 @@ def _add_repayments(inputs) -> None:
     bills = ledger[ledger.entry_type == "bill"]
     paid = ledger[ledger.entry_type == "payment"].groupby("bill_id").amount.sum()
     owed = bills.set_index("bill_id").amount.sub(paid, fill_value=0)
-    open_bill = bills[bills.bill_id == owed[owed > 0].index[0]].iloc[0]
+    # part paid before D: settling it again needs the carried payment as well as D's
+    part_paid = owed[(owed > 0) & (paid.reindex(owed.index, fill_value=0) > 0)]
+    assert len(part_paid), "the generated ledger has no open, part-paid bill"
+    open_bill = bills[bills.bill_id == part_paid.index[0]].iloc[0]
     other = bills[bills.user_id != open_bill.user_id].iloc[0]
     at = pd.Timestamp(D, tz="UTC") - pd.Timedelta(days=2)
     rows = pd.DataFrame(
         [
-            # a late payment settling an open bill
+            # a late payment settling that bill
             dict(
                 open_bill,
                 entry_id="LATE-PAY",

@@ -13,6 +13,7 @@ import pytest
 
 from jobs.carried_state import (
     CARRIED_TABLES,
+    _new_repayment_rows,
     _payments_of_another_users_bill,
     _read_state,
     forget_old_states,
@@ -25,7 +26,7 @@ from jobs.nightly import run_nightly
 from jobs.storage import Storage
 from tests.e2e import report, table_rows
 from tests.two_nights import BEFORE, TABLES, D
-from transforms.carry import Carried
+from transforms.carry import rows_of_bills_named
 
 NIGHTS = ("2026-04-29", "2026-04-30", "2026-05-01", "2026-05-02")
 TINY = {  # runtime settings for a tiny ledger (tests.e2e.TINY_DATA_SETTINGS), restored after
@@ -183,5 +184,6 @@ def test_carried_payments_whose_bill_arrives_for_another_user_are_counted(spark,
         ],
         "bill_id string, user_id long, entry_type string",
     )
-    carried = Carried(None, None, carried_rows, None, None, night)
-    assert _payments_of_another_users_bill(spark, inputs, [night], carried) == 1
+    new_rows = _new_repayment_rows(spark, inputs, [night])
+    named = rows_of_bills_named(carried_rows, by=new_rows)
+    assert _payments_of_another_users_bill(named, new_rows) == 1

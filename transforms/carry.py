@@ -174,10 +174,16 @@ def _named(touched: DataFrame) -> DataFrame:
     return F.broadcast(touched.select("bill_id").distinct())
 
 
+def rows_of_bills_named(repayments: DataFrame, *, by: DataFrame) -> DataFrame:
+    """The `repayments` rows of the bills the rows `by` name (filtered where they lie)."""
+    return repayments.join(_named(by), "bill_id", "left_semi")
+
+
 def resettled(repayments: DataFrame, *, touched: DataFrame) -> DataFrame:
-    """Every bill the `touched` rows name, settled again from all its `repayments`: what a
-    night changes of the settled bills (the segment an appending night writes)."""
-    return settle_bills(repayments.join(_named(touched), "bill_id", "left_semi"))
+    """Every bill the `touched` rows name, settled again from all its `repayments` (or from
+    rows_of_bills_named them: a bill depends on its own rows only): what a night changes of the
+    settled bills (the segment an appending night writes)."""
+    return settle_bills(rows_of_bills_named(repayments, by=touched))
 
 
 def resettle(bills: DataFrame, repayments: DataFrame, *, touched: DataFrame) -> DataFrame:
