@@ -56,12 +56,14 @@ class Journal:
         return cls(data["action"], data["run_date"], data["attempt_id"], data["steps"])
 
 
-def commit(storage: Storage, layout: OutputLayout, journal: Journal, pause=lambda step: None):
-    """Writes the journal, takes its steps, deletes it. `pause` is called before each step
-    (the fault-injection tests stop the process there)."""
+def commit(
+    storage: Storage, layout: OutputLayout, journal: Journal, pause=lambda step, output: None
+):
+    """Writes the journal, takes its steps, deletes it. `pause(step, output)` is called before
+    each step (the fault-injection tests stop the process there, or copy the output)."""
     path = layout.journal(journal.attempt_id)
     storage.write_text(path, journal.to_json())
-    _replay(storage, journal, pause)
+    _replay(storage, journal, lambda step: pause(step, layout.root))
     storage.delete(path)
 
 

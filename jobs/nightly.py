@@ -160,7 +160,7 @@ def _attempt(
         _rerate(
             spark, settings, run_date, report, storage, publisher, accept_anomaly, full_recompute
         )
-        failpoint("staged")
+        failpoint("staged", out.root)
         code = ExitCode.PUBLISHED
     except Stop as stop:
         code, report["reason"] = stop.code, stop.reason

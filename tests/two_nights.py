@@ -40,8 +40,12 @@ def fresh_output(world, folder: Path) -> Path:
     return out
 
 
-def run_d(world, out: Path, failpoint: str | None = None, *extra: str):
-    env = {"RERATE_FAILPOINT": failpoint} if failpoint else None
+def run_d(world, out: Path, failpoint: str | None = None, *extra: str, images: Path | None = None):
+    """Runs D on `out`; `failpoint` is a RERATE_FAILPOINT spec, `images` where its crash images
+    go (jobs.failpoints)."""
+    env = {"RERATE_FAILPOINT": failpoint} if failpoint else {}
+    if images:
+        env["RERATE_FAILPOINT_IMAGES"] = str(images)
     return run_date(D, world["input"], out, world["conf"], "--quiet", *extra, env=env)
 
 
@@ -72,6 +76,11 @@ def assert_same_as_undisturbed(world, out: Path) -> None:
             assert same(
                 table_rows(out / table / part), table_rows(world["reference"] / table / part)
             )
+    assert_no_leftovers(out)
+
+
+def assert_no_leftovers(out: Path) -> None:
+    """No staging, trash, journal or lock: nothing a next run would have to finish."""
     for leftover in ("_staging", "_trash", "_journal"):
         assert not any((out / leftover).glob("*")), leftover
     assert not (out / "_lock").exists()

@@ -1,9 +1,17 @@
-"""The long fault sweep (`make test-faults`, run by CI after `make test`): a real `rerate run`
-killed with SIGKILL before every step of a publish, then at 20 random moments of whole runs, and
-a rollback killed before each of its steps. After every kill nothing partial is visible and the
-previous published state is unchanged; the next run finishes or cleans up, and the end state is
-the undisturbed run's."""
+"""The long fault sweep (`make test-faults`, run by CI after `make test`): a crash before every
+step of a publish (a first one and a rerun) and of a rollback, and real SIGKILLs at random
+moments of whole runs. After every crash nothing partial is visible and the previous published
+state is unchanged; what the next run does first (take over the dead process's lock, finish the
+journal, delete what no journal names) brings the output to the undisturbed end state.
 
+The crash before each step is checked on its crash image: one real run copies the output folder
+before every step (RERATE_FAILPOINT=image@..., jobs.failpoints), which is what a SIGKILL there
+leaves on disk, since every step before it is a finished file operation. Each image is put back
+where it was taken, as a restarted machine finds it, and finished by the recovery every writing
+`rerate` starts with; one image of each sweep is finished by a real next `rerate run`. (A kill
+per step cost a whole run per step: 16 runs for the publish, 16 for the rollback.)"""
+
+import json
 import os
 import random
 import shutil
@@ -11,13 +19,20 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from tests.e2e import RERATE, is_published, rerate
+from jobs.journal import recover
+from jobs.layout import OutputLayout
+from jobs.lock import output_lock
+from jobs.storage import Storage
+from tests.e2e import RERATE, is_published, report, rerate, table_rows
 from tests.two_nights import (
     BEFORE,
+    TABLES,
     D,
+    assert_no_leftovers,
     assert_nothing_partial,
     assert_same_as_undisturbed,
     fresh_output,
@@ -25,19 +40,55 @@ from tests.two_nights import (
 )
 
 pytestmark = pytest.mark.soak
-RERUN_PUBLISH_STEPS = 15  # a rerun: 3 tables and the state to trash and in, markers, report
-ROLLBACK_STEPS = 8  # reports, 2 tables out, reversal in, marker, state deleted, cleanup
-RANDOM_KILLS = 20
+# Real kills at random moments of a whole run; each costs up to a run. The step sweeps above
+# cover every publish and rollback step, so these sample the compute and staging phases.
+RANDOM_KILLS = int(os.environ.get("RERATE_SOAK_KILLS", "10"))
 
 
-def test_a_kill_before_each_publish_step(world, tmp_path):
-    out = fresh_output(world, tmp_path)
-    for step in range(RERUN_PUBLISH_STEPS):
-        killed = run_d(world, out, f"kill@publish:{step}")
-        if killed.returncode == 0:  # a first publish has fewer steps than a rerun
-            continue
-        assert killed.returncode == -9, killed.stderr
+def journal_steps(image: Path) -> int:
+    """The number of steps of the one journal a crash image holds."""
+    (journal,) = (image / "_journal").glob("*.json")
+    return len(json.loads(journal.read_text())["steps"])
+
+
+def restore(image: Path, out: Path) -> None:
+    """Puts a crash image back where it was taken: the journal names that folder's paths."""
+    shutil.rmtree(out)
+    shutil.copytree(image, out, symlinks=True)
+
+
+def finish_as_the_next_run_does(spark, out: Path) -> dict | None:
+    """What `rerate run` and `rerate rollback` do before anything else: take the output's lock
+    (a dead process's is taken over) and recover. Returns the lock taken over."""
+    storage, layout = Storage(spark), OutputLayout(str(out))
+    with output_lock(storage, layout, "soak-recovery", "the soak sweep") as taken_over:
+        recover(storage, layout)
+    return taken_over
+
+
+@pytest.mark.parametrize("start", ["base", "reference"], ids=["first-publish", "rerun"])
+def test_a_crash_before_each_publish_step(world, tmp_path, spark, start):
+    out, images = tmp_path / "output", tmp_path / "images"
+    shutil.copytree(world[start], out)
+    ran = run_d(world, out, "image@staged,image@publish", images=images)
+    assert ran.returncode == 0, ran.stderr
+    assert_same_as_undisturbed(world, out)  # taking the images changed nothing
+
+    steps = journal_steps(images / "publish-0")
+    taken = sorted(p.name for p in images.iterdir())
+    assert taken == sorted(["staged"] + [f"publish-{n}" for n in range(steps)])
+    assert steps >= (15 if start == "reference" else 11)  # a rerun also moves the old run out
+    for name in taken:
+        restore(images / name, out)
         assert_nothing_partial(world, out)
+        assert finish_as_the_next_run_does(spark, out) is not None, name
+        if name == "staged" and start == "base":  # no journal yet: D was never published
+            assert not is_published(out, D) and is_published(out, BEFORE)
+            assert_no_leftovers(out)
+        else:
+            assert_same_as_undisturbed(world, out)
+
+    restore(images / f"publish-{steps // 2}", out)
     assert run_d(world, out).returncode == 0
     assert_same_as_undisturbed(world, out)
 
@@ -73,17 +124,45 @@ def test_kills_at_random_moments(world, tmp_path):
     assert_same_as_undisturbed(world, out)
 
 
-def test_a_kill_before_each_rollback_step(world, tmp_path):
-    for step in range(ROLLBACK_STEPS):
-        out = tmp_path / f"output-{step}"
-        shutil.copytree(world["reference"], out)
-        killed = rerate(
-            *("rollback", "--date", D, "--reason", "sweep", "--output", str(out)),
-            conf=world["conf"],
-            env={"RERATE_FAILPOINT": f"kill@rollback:{step}"},
-        )
-        assert killed.returncode == -9, (step, killed.stderr)
-        assert is_published(out, BEFORE)
-        assert run_d(world, out).returncode == 0
-        assert (out / "reversals" / f"run_date={D}" / "_SUCCESS").exists(), step
-        assert_same_as_undisturbed(world, out)
+def assert_same_output(out: Path, finished: Path) -> None:
+    """Every table partition and D's report as in the output of the rollback that finished."""
+    folders = [f"{t}/run_date={day}" for t in TABLES for day in (BEFORE, D)]
+    folders += [f"withdrawn/{t}/run_date={D}" for t in ("limits", "limit_changes")]
+    folders += [f"reversals/run_date={D}"]
+    for folder in folders:
+        mine, theirs = table_rows(out / folder), table_rows(finished / folder)
+        assert (mine is None and theirs is None) or mine.equals(theirs), folder
+        assert (out / folder / "_SUCCESS").exists() == (finished / folder / "_SUCCESS").exists()
+    assert report(out, D) == report(finished, D)
+    assert not (out / "_state" / f"run_date={D}").exists()
+
+
+def test_a_crash_before_each_rollback_step(world, tmp_path, spark):
+    out, images, finished = tmp_path / "output", tmp_path / "images", tmp_path / "finished"
+    shutil.copytree(world["reference"], out)
+    rolled = rerate(
+        *("rollback", "--date", D, "--reason", "sweep", "--output", str(out)),
+        conf=world["conf"],
+        env={"RERATE_FAILPOINT": "image@rollback", "RERATE_FAILPOINT_IMAGES": str(images)},
+    )
+    assert rolled.returncode == 0, rolled.stderr
+    shutil.copytree(out, finished)
+    assert report(finished, D)["status"] == "rolled_back" and is_published(finished, BEFORE)
+    assert table_rows(finished / "reversals" / f"run_date={D}") is not None
+    for table in ("limits", "limit_changes"):
+        withdrawn = table_rows(finished / "withdrawn" / table / f"run_date={D}")
+        assert withdrawn.equals(table_rows(world["reference"] / table / f"run_date={D}"))
+
+    steps = journal_steps(images / "rollback-0")
+    assert sorted(p.name for p in images.iterdir()) == sorted(f"rollback-{n}" for n in range(steps))
+    for n in range(steps):
+        restore(images / f"rollback-{n}", out)
+        assert_nothing_partial(world, out)
+        assert finish_as_the_next_run_does(spark, out) is not None, n
+        assert_same_output(out, finished)
+        assert_no_leftovers(out)
+
+    restore(images / f"rollback-{steps // 2}", out)
+    assert run_d(world, out).returncode == 0  # finishes the rollback, then runs D again
+    assert (out / "reversals" / f"run_date={D}" / "_SUCCESS").exists()
+    assert_same_as_undisturbed(world, out)
