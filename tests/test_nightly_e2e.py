@@ -94,27 +94,6 @@ def test_the_bootstrap_compares_with_initial_limits(book):
     assert all(c.old_limit == initial[c.user_id] for c in changes.itertuples())
 
 
-@pytest.mark.soak  # also shown by the fault tests' undisturbed rerun of a published D
-def test_a_rerun_replaces_the_date_whole(book):
-    out = book["output"]
-    first = read_table(out, "limits", END).sort_values("user_id").reset_index(drop=True)
-    again = rerate(
-        "run",
-        "--date",
-        END,
-        "--input",
-        str(book["input"]),
-        "--output",
-        str(out),
-        "--quiet",
-        conf=book["conf"],
-    )
-    assert again.returncode == 0, again.stderr
-    second = read_table(out, "limits", END).sort_values("user_id").reset_index(drop=True)
-    pd.testing.assert_frame_equal(first, second)
-    assert not (out / "_staging").exists() or not any((out / "_staging").iterdir())
-
-
 @pytest.mark.soak  # in the long suite: make test measured over 15 minutes with it
 def test_dry_run_publishes_nothing(book, tmp_path):
     out = tmp_path / "out"
