@@ -46,12 +46,12 @@ run: setup
 	$(BIN)/rerate run --date $(SAMPLE_END) --input $(SAMPLE_INPUT) --output $(SAMPLE_OUTPUT)
 
 test: setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 
 # The long fault tests: every publish and rollback step killed, 20 random kills, a full disk
 # (23 min 23 s from a fresh clone on 2 cores; CI runs them after `make test`).
 test-faults: setup
-	$(BIN)/pytest -q -m soak
+	$(BIN)/pytest -q -m soak --durations=15
 
 # Real Apache Airflow, pinned, in its own venv (its dependencies would fight the job's): ~40 s once.
 AIRFLOW_VENV := $(VENV)/airflow
