@@ -48,8 +48,9 @@ run: setup
 test: setup
 	$(BIN)/pytest -q --durations=15
 
-# The long fault tests: every publish and rollback step killed, 20 random kills, a full disk
-# (23 min 23 s from a fresh clone on 2 cores; CI runs them after `make test`).
+# The long fault tests: a crash before every publish and rollback step (on crash images), 10 random
+# SIGKILLs, a full disk (14 min 11 s in CI from a clean clone on 2 cores; CI runs them after
+# `make test`). RERATE_SOAK_KILLS=N for more random kills.
 test-faults: setup
 	$(BIN)/pytest -q -m soak --durations=15
 
