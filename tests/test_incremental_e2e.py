@@ -228,6 +228,7 @@ def test_a_missing_or_unreadable_state_makes_the_night_a_full_recompute(carry_ca
     assert not chosen.incremental and "left no carried state" in chosen.why
 
 
+@pytest.mark.soak  # a run each, ~65 s: make test took 15 min 14 s with them (2026-12-02)
 @pytest.mark.parametrize("old_format", [3, 4])
 def test_a_state_of_an_earlier_format_is_read_and_decides_the_same(world, tmp_path, old_format):
     out = fresh_output(world, tmp_path)
