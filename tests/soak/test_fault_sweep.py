@@ -37,6 +37,7 @@ from tests.two_nights import (
     assert_same_as_undisturbed,
     fresh_output,
     run_d,
+    same,
 )
 
 pytestmark = pytest.mark.soak
@@ -130,8 +131,7 @@ def assert_same_output(out: Path, finished: Path) -> None:
     folders += [f"withdrawn/{t}/run_date={D}" for t in ("limits", "limit_changes")]
     folders += [f"reversals/run_date={D}"]
     for folder in folders:
-        mine, theirs = table_rows(out / folder), table_rows(finished / folder)
-        assert (mine is None and theirs is None) or mine.equals(theirs), folder
+        assert same(table_rows(out / folder), table_rows(finished / folder)), folder
         assert (out / folder / "_SUCCESS").exists() == (finished / folder / "_SUCCESS").exists()
     assert report(out, D) == report(finished, D)
     assert not (out / "_state" / f"run_date={D}").exists()
