@@ -95,7 +95,7 @@ def run(
     output_path,
 ) -> None:
     """The nightly re-rating for date D."""
-    from jobs.nightly import run_nightly
+    from jobs.commands.run import run_nightly
 
     if accept_anomaly is not None and not accept_anomaly.strip():
         raise click.UsageError("--accept-anomaly needs the reason, in words")
@@ -114,7 +114,7 @@ def run(
 
 
 def _print_outcome(result, quiet: bool) -> None:
-    from jobs.render import render_checks
+    from jobs.reporting.console import render_checks
 
     r = result.report
     line = (
@@ -131,7 +131,7 @@ def _print_outcome(result, quiet: bool) -> None:
     click.echo(line)
     if quiet:
         return
-    from jobs.render import render_run_summary
+    from jobs.reporting.console import render_run_summary
 
     click.echo(render_run_summary(r, result.report_path))
 
@@ -149,8 +149,8 @@ def _print_outcome(result, quiet: bool) -> None:
 def backfill(ctx, start: date, end: date, rerun: bool, input_path, output_path) -> None:
     """Every date from START to END in order, resuming after the last published one; stops at
     the first date that does not publish, with its exit code."""
-    from jobs.backfill import backfill as run_range
-    from jobs.backfill import stop_message
+    from jobs.commands.backfill import backfill as run_range
+    from jobs.commands.backfill import stop_message
     from jobs.outcome import Stop
 
     settings = _settings(ctx)
@@ -173,8 +173,8 @@ def validate(ctx, run_date: date, fmt: str, input_path, output_path) -> None:
     """The input checks of a run alone, with their findings (exit 0, 3 or 4)."""
     import json
 
-    from jobs.render import render_findings
-    from jobs.validation import validate_inputs
+    from jobs.commands.validate import validate_inputs
+    from jobs.reporting.console import render_findings
 
     settings = _settings(ctx)
     code, findings = validate_inputs(_spark(settings), settings, run_date)
@@ -194,9 +194,9 @@ def validate(ctx, run_date: date, fmt: str, input_path, output_path) -> None:
 @click.pass_context
 def rollback(ctx, run_date: date, reason: str, input_path, output_path) -> None:
     """Withdraws the newest published run D and publishes its reversal diff."""
-    from jobs.lock import OutputLocked
+    from jobs.commands.rollback import rollback as rollback_run
     from jobs.outcome import Stop
-    from jobs.rollback import rollback as rollback_run
+    from jobs.output.lock import OutputLocked
 
     if not reason.strip():
         raise click.UsageError("--reason needs the reason, in words")
@@ -229,11 +229,11 @@ def report(ctx, run_date: date, fmt: str, input_path, output_path) -> None:
     migration; also written as a page, runs/run_date=D/report.html."""
     import json
 
-    from jobs.layout import OutputLayout
+    from jobs.files.layout import OutputLayout
+    from jobs.files.storage import Storage
     from jobs.outcome import Stop
-    from jobs.report import run_figures
-    from jobs.report_view import report_html, report_text
-    from jobs.storage import Storage
+    from jobs.reporting.figures import run_figures
+    from jobs.reporting.views import report_html, report_text
 
     settings = _settings(ctx)
     spark = _spark(settings)
@@ -264,7 +264,7 @@ def report(ctx, run_date: date, fmt: str, input_path, output_path) -> None:
 @click.pass_context
 def explain(ctx, run_date: date, user_id: int, input_path, output_path) -> None:
     """One account's decision on D: features, points, score, reasons, each limit step."""
-    from jobs.explain import explain as explain_account
+    from jobs.commands.explain import explain as explain_account
     from jobs.outcome import Stop
 
     settings = _settings(ctx)
@@ -284,7 +284,7 @@ def policy() -> None:
 @click.pass_context
 def policy_show(ctx) -> None:
     """The scorecard (with its scaling) and the limit strategy, as tables."""
-    from jobs.policy_view import render_policy
+    from jobs.reporting.policy_view import render_policy
 
     click.echo(render_policy(_settings(ctx).policy))
 
@@ -300,7 +300,7 @@ def generate(
     ctx, users: int, days: int, end_date: date, seed: int, input_path, output_path
 ) -> None:
     """Writes synthetic ledgers in the input layout, at the input path."""
-    from jobs.generate import generate as generate_ledgers
+    from jobs.commands.generate import generate as generate_ledgers
 
     settings = _settings(ctx)
     counts = generate_ledgers(

@@ -4,8 +4,8 @@ from datetime import date
 
 import pytest
 
-from jobs.gates import comparable_days
-from jobs.guardrails import psi
+from jobs.checks.gates import comparable_days
+from jobs.checks.guardrails import psi
 
 
 def test_volume_compares_with_the_same_weekday_and_the_same_day_of_month():

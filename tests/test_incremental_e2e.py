@@ -14,11 +14,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from jobs.carried_state import FORMAT, _read_state, plan_carry, read_carried
-from jobs.layout import InputLayout, OutputLayout
-from jobs.ledgers import check_readiness
-from jobs.publish import Publisher
-from jobs.storage import Storage
+from jobs.files.layout import InputLayout, OutputLayout
+from jobs.files.ledgers import check_readiness
+from jobs.files.storage import Storage
+from jobs.output.carried_state import FORMAT, _read_state, plan_carry, read_carried
+from jobs.output.publish import Publisher
 from tests.e2e import ROOT, report, run_date, small_profile, table_rows
 from tests.two_nights import BEFORE, TABLES, D, assert_same_as_undisturbed, fresh_output, run_d
 from transforms.carry import BILLS_TABLE

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from jobs.report_view import report_text
+from jobs.reporting.views import report_text
 from tests.e2e import read_table, report, rerate
 from tests.two_nights import BEFORE as DAY_BEFORE
 from tests.two_nights import D as END

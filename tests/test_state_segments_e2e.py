@@ -11,7 +11,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from jobs.carried_state import (
+from jobs.commands.run import run_nightly
+from jobs.config import load_settings
+from jobs.files.layout import InputLayout, OutputLayout
+from jobs.files.ledgers import check_readiness
+from jobs.files.storage import Storage
+from jobs.output.carried_state import (
     CARRIED_TABLES,
     _new_repayment_rows,
     _payments_of_another_users_bill,
@@ -19,11 +24,6 @@ from jobs.carried_state import (
     forget_old_states,
     plan_carry,
 )
-from jobs.config import load_settings
-from jobs.layout import InputLayout, OutputLayout
-from jobs.ledgers import check_readiness
-from jobs.nightly import run_nightly
-from jobs.storage import Storage
 from tests.e2e import report, table_rows
 from tests.two_nights import BEFORE, TABLES, D
 from transforms.carry import rows_of_bills_named

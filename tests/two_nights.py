@@ -42,7 +42,7 @@ def fresh_output(world, folder: Path) -> Path:
 
 def run_d(world, out: Path, failpoint: str | None = None, *extra: str, images: Path | None = None):
     """Runs D on `out`; `failpoint` is a RERATE_FAILPOINT spec, `images` where its crash images
-    go (jobs.failpoints)."""
+    go (jobs.output.failpoints)."""
     env = {"RERATE_FAILPOINT": failpoint} if failpoint else {}
     if images:
         env["RERATE_FAILPOINT_IMAGES"] = str(images)

@@ -42,7 +42,7 @@ ACTIVITY_SUMS = (
 TOTAL_SUMS = ("credit_purchases_total", "credit_refunds_total", "payments_total")
 BILLS_DROPPED_ON_DAY = 1
 CARRIED_TABLES = ("activity", "totals", "repayments")  # the tables of every state format
-WINDOWS_TABLE = "windows"  # from state format 3 (jobs.carried_state)
+WINDOWS_TABLE = "windows"  # from state format 3 (jobs.output.carried_state)
 BILLS_TABLE = "bills"  # from state format 4; as segments from format 5
 REPAYMENT_COLUMNS = (
     "entry_id",
@@ -123,7 +123,7 @@ def fold(
 ) -> Carried:
     """Adds accepted ledger rows to the carried state (None: nothing carried yet) for the run
     of `as_of`. The windows of rows folded into nothing are summed from their activity (lazily:
-    a night that merges never computes them; jobs.nightly sums a full recompute's from the
+    a night that merges never computes them; jobs.commands.run sums a full recompute's from the
     activity as staged, so the ledger is not grouped twice)."""
     activity = daily_activity(transactions)
     new_repayments = repayments.select(*REPAYMENT_COLUMNS)

@@ -23,7 +23,7 @@ import pandas as pd
 import psutil
 import pyarrow.parquet as pq
 
-from jobs.carried_state import APPENDED_TABLES
+from jobs.output.carried_state import APPENDED_TABLES
 from tests.bench.measure import Measured, measure
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -149,7 +149,7 @@ def _parquet_bytes(folder: Path) -> int:
 
 def _state_bytes(output: Path, state: Path) -> int:
     """The state as a run reads it: its own folder and the segments of earlier ones it builds
-    on (jobs.carried_state)."""
+    on (jobs.output.carried_state)."""
     folded = json.loads((state / "folded.json").read_text())
     earlier = [
         output / "_state" / f"run_date={s['run_date']}" / table

@@ -5,7 +5,7 @@ state is unchanged; what the next run does first (take over the dead process's l
 journal, delete what no journal names) brings the output to the undisturbed end state.
 
 The crash before each step is checked on its crash image: one real run copies the output folder
-before every step (RERATE_FAILPOINT=image@..., jobs.failpoints), which is what a SIGKILL there
+before every step (RERATE_FAILPOINT=image@..., output.failpoints), which is what a SIGKILL there
 leaves on disk, since every step before it is a finished file operation. Each image is put back
 where it was taken, as a restarted machine finds it, and finished by the recovery every writing
 `rerate` starts with; one image of each sweep is finished by a real next `rerate run`. (A kill
@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from jobs.journal import recover
-from jobs.layout import OutputLayout
-from jobs.lock import output_lock
-from jobs.storage import Storage
+from jobs.files.layout import OutputLayout
+from jobs.files.storage import Storage
+from jobs.output.journal import recover
+from jobs.output.lock import output_lock
 from tests.e2e import RERATE, is_published, report, rerate, table_rows
 from tests.two_nights import (
     BEFORE,

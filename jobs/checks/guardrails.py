@@ -8,7 +8,7 @@ import math
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.gates import Finding
+from jobs.checks.gates import Finding
 from transforms.policy import Policy
 
 PSI_BIN_WIDTH = 20

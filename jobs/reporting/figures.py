@@ -11,11 +11,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.config import Settings
-from jobs.layout import OutputLayout
+from jobs.files.layout import OutputLayout
+from jobs.files.storage import Storage
 from jobs.outcome import ExitCode, Stop
-from jobs.publish import is_published, previous_published_run, read_report, read_table
-from jobs.storage import Storage
-from jobs.summary import summarize_run
+from jobs.output.publish import is_published, previous_published_run, read_report, read_table
+from jobs.reporting.summary import summarize_run
 from transforms.limits import band_of
 from transforms.schemas import LIMIT_CHANGES, LIMITS
 

@@ -18,8 +18,8 @@ import json
 import logging
 from dataclasses import dataclass, field
 
-from jobs.layout import OutputLayout
-from jobs.storage import Storage
+from jobs.files.layout import OutputLayout
+from jobs.files.storage import Storage
 
 log = logging.getLogger(__name__)
 

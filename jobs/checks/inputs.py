@@ -10,10 +10,10 @@ from datetime import date
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
-from jobs import gates
+from jobs.checks import gates
 from jobs.config import Settings
-from jobs.layout import InputLayout
-from jobs.ledgers import (
+from jobs.files.layout import InputLayout
+from jobs.files.ledgers import (
     EVENT_LEDGERS,
     Readiness,
     check_readiness,
@@ -21,8 +21,8 @@ from jobs.ledgers import (
     read_ledger,
     schema_drift,
 )
+from jobs.files.storage import Storage
 from jobs.outcome import ExitCode, Stop
-from jobs.storage import Storage
 from transforms.validate import CHECKS, checked_after
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@ scripts, nothing fetched) of the distributions and the band migration."""
 
 import html
 
-from jobs.render import table
+from jobs.reporting.console import table
 
 
 def report_text(f: dict) -> str:

@@ -13,12 +13,12 @@ from datetime import UTC, date, datetime, timedelta
 
 from pyspark.sql import SparkSession
 
+from jobs.commands.run import RunResult, run_nightly
 from jobs.config import Settings
-from jobs.layout import OutputLayout
-from jobs.nightly import RunResult, run_nightly
+from jobs.files.layout import OutputLayout
+from jobs.files.storage import Storage
 from jobs.outcome import ExitCode, Stop
-from jobs.publish import is_published
-from jobs.storage import Storage
+from jobs.output.publish import is_published
 
 
 @dataclass

@@ -3,7 +3,7 @@ risk analyst can read without opening the TOML."""
 
 import math
 
-from jobs.render import table
+from jobs.reporting.console import table
 from transforms.policy import Policy
 from transforms.score import bin_label
 

@@ -6,8 +6,8 @@ from datetime import date, timedelta
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.layout import InputLayout
-from jobs.storage import Storage
+from jobs.files.layout import InputLayout
+from jobs.files.storage import Storage
 from transforms.schemas import ACCOUNTS, REPAYMENTS, TRANSACTIONS, names
 from transforms.synthetic import (
     bill_entries,

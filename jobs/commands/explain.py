@@ -11,20 +11,20 @@ from datetime import date
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from jobs.checks.inputs import CHECKS
 from jobs.config import Settings
-from jobs.inputs import CHECKS
-from jobs.layout import InputLayout, OutputLayout
-from jobs.ledgers import EVENT_LEDGERS, check_readiness, read_ledger
+from jobs.files.layout import InputLayout, OutputLayout
+from jobs.files.ledgers import EVENT_LEDGERS, check_readiness, read_ledger
+from jobs.files.storage import Storage
 from jobs.outcome import ExitCode, Stop
-from jobs.publish import (
+from jobs.output.publish import (
     is_published,
     previous_published_run,
     published_change_dates,
     read_report,
     read_table,
 )
-from jobs.render import table
-from jobs.storage import Storage
+from jobs.reporting.console import table
 from transforms.features import FEATURE_NAMES
 from transforms.pipeline import rerate_accounts
 from transforms.schemas import LIMIT_CHANGES, LIMITS

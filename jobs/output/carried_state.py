@@ -33,9 +33,9 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from jobs.layout import InputLayout, OutputLayout
-from jobs.ledgers import EVENT_LEDGERS, Readiness, partition_digest
-from jobs.storage import Storage
+from jobs.files.layout import InputLayout, OutputLayout
+from jobs.files.ledgers import EVENT_LEDGERS, Readiness, partition_digest
+from jobs.files.storage import Storage
 from transforms.carry import (
     BILLS_TABLE,
     CARRIED_TABLES,

@@ -2,9 +2,10 @@
 
 D's `limits` and `limit_changes` move to `withdrawn/` (kept for audit), a reversal diff is
 published at `reversals/run_date=D/` for downstream systems to restore the previous limits, and
-D's report says `rolled_back`, and the state D carried forward (jobs.carried_state) is deleted.
+D's report says `rolled_back`, and the state D carried forward (jobs.output.carried_state) is
+deleted.
 The run before D is current again. All of it goes through a
-journal (jobs.journal), so a crash half-way is finished by the next `rerate` on the output.
+journal (jobs.output.journal), so a crash half-way is finished by the next `rerate` on the output.
 """
 
 import getpass
@@ -15,20 +16,19 @@ from datetime import UTC, date, datetime
 from pyspark.sql import SparkSession
 
 from jobs.config import Settings
-from jobs.failpoints import failpoint
-from jobs.journal import Journal, commit, recover
-from jobs.layout import SUCCESS, OutputLayout
-from jobs.lock import output_lock
-from jobs.nightly import new_attempt_id
+from jobs.files.layout import SUCCESS, OutputLayout
+from jobs.files.storage import Storage
 from jobs.outcome import ExitCode, Stop
-from jobs.publish import (
+from jobs.output.failpoints import failpoint
+from jobs.output.journal import Journal, commit, recover
+from jobs.output.lock import new_attempt_id, output_lock
+from jobs.output.publish import (
     PUBLISHED_TABLES,
     is_published,
     previous_published_run,
     read_report,
-    report_text,
+    report_json,
 )
-from jobs.storage import Storage
 from transforms.diff import reversal_of
 from transforms.schemas import LIMIT_CHANGES
 
@@ -88,7 +88,7 @@ def rollback(spark: SparkSession, settings: Settings, run_date: date, reason: st
             "withdrawn": {t: out.withdrawn(t, run_date) for t in PUBLISHED_TABLES},
             "current_run_after": restored and restored.isoformat(),
         }
-        text = report_text(report)
+        text = report_json(report)
 
         journal = Journal("rollback", run_date.isoformat(), attempt_id)
         journal.write(out.attempt_report(run_date, attempt_id), text)

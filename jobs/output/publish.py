@@ -2,7 +2,7 @@
 
 A reader following the contract (a `_SUCCESS` in `limits` and `limit_changes`, and a report saying
 "published") never sees a partial run: the report and the `_SUCCESS` markers come last, and the
-moves are journaled so that a crash half-way is finished by the next run (jobs.journal).
+moves are journaled so that a crash half-way is finished by the next run (jobs.output.journal).
 """
 
 import json
@@ -12,10 +12,10 @@ from datetime import date
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
-from jobs.failpoints import failpoint
-from jobs.journal import Journal, commit
-from jobs.layout import SUCCESS, OutputLayout
-from jobs.storage import Storage
+from jobs.files.layout import SUCCESS, OutputLayout
+from jobs.files.storage import Storage
+from jobs.output.failpoints import failpoint
+from jobs.output.journal import Journal, commit
 
 PUBLISHED_TABLES = ("limits", "limit_changes")
 RUN_TABLES = (*PUBLISHED_TABLES, "rejects")
@@ -58,7 +58,7 @@ class Publisher:
         folded: str,
         sorted_by: Mapping[str, tuple[str, ...]],
     ) -> str:
-        """Writes what this run carries to the next aside (jobs.carried_state), in order, in at
+        """Writes what this run carries to the next aside (output.carried_state), in order, in at
         most as many files per table as a shuffle has partitions (appended rows add none), each
         file ordered by the table's `sorted_by` columns if it has some. A table given as a
         function is made from the staged state's folder (the tables before it are there)."""
@@ -71,11 +71,11 @@ class Publisher:
         return self.staged_state()
 
     def publish(self, run_date: date, report: dict) -> None:
-        """Makes the staged run the date's published run, through a journal (see jobs.journal):
+        """Makes the staged run the date's published run, through a journal (output.journal):
         the old report goes first (the date stops being published), the old partitions move to
         trash, the staged ones move in, the new report is written and the two `_SUCCESS`
         markers come last: the second one is the moment the run becomes visible."""
-        text = report_text(report)
+        text = report_json(report)
         journal = Journal("publish", run_date.isoformat(), self.attempt_id)
         journal.write(self.layout.attempt_report(run_date, self.attempt_id), text)
         journal.delete(self.layout.report(run_date))
@@ -100,7 +100,7 @@ class Publisher:
         self.storage.delete(self.layout.staging(self.attempt_id))
 
 
-def report_text(report: dict) -> str:
+def report_json(report: dict) -> str:
     return json.dumps(report, indent=2, sort_keys=False, default=str) + "\n"
 
 
@@ -109,7 +109,7 @@ def write_report(
 ) -> str:
     """Every attempt keeps its report under attempts/; `current` also makes it the date's
     report.json (a blocked rerun must not replace a published run's report)."""
-    text = report_text(report)
+    text = report_json(report)
     storage.write_text(layout.attempt_report(run_date, report["attempt_id"]), text)
     if current:
         storage.write_text(layout.report(run_date), text)

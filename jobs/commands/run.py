@@ -2,8 +2,8 @@
 
 Every attempt leaves a report. The order is the contract's: readiness (exit 3), input quality
 (exit 4), the decision, the guardrails (exit 5), then write-aside-and-publish (exit 0). Only one
-writer works on an output at a time (jobs.lock), and it first finishes whatever a crashed
-predecessor left half done (jobs.journal).
+writer works on an output at a time (jobs.output.lock), and it first finishes whatever a crashed
+predecessor left half done (jobs.output.journal).
 """
 
 import getpass
@@ -13,7 +13,6 @@ import socket
 import sys
 import time
 import traceback
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib import metadata
@@ -21,7 +20,14 @@ from importlib import metadata
 from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 
-from jobs.carried_state import (
+from jobs.checks.guardrails import judge_outputs, largest_cuts
+from jobs.checks.inputs import Reading, check_inputs, record
+from jobs.config import Settings
+from jobs.files.layout import InputLayout, OutputLayout
+from jobs.files.ledgers import EVENT_LEDGERS
+from jobs.files.storage import Storage
+from jobs.outcome import STATUS, ExitCode, Stop, failure_reason, what_to_do
+from jobs.output.carried_state import (
     SORTED_BY,
     CarryPlan,
     State,
@@ -32,16 +38,10 @@ from jobs.carried_state import (
     plan_carry,
     read_carried,
 )
-from jobs.config import Settings
-from jobs.failpoints import failpoint
-from jobs.guardrails import judge_outputs, largest_cuts
-from jobs.inputs import Reading, check_inputs, record
-from jobs.journal import recover
-from jobs.layout import InputLayout, OutputLayout
-from jobs.ledgers import EVENT_LEDGERS
-from jobs.lock import OutputLocked, output_lock
-from jobs.outcome import STATUS, ExitCode, Stop, failure_reason, what_to_do
-from jobs.publish import (
+from jobs.output.failpoints import failpoint
+from jobs.output.journal import recover
+from jobs.output.lock import OutputLocked, new_attempt_id, output_lock
+from jobs.output.publish import (
     Publisher,
     is_published,
     previous_published_run,
@@ -49,8 +49,7 @@ from jobs.publish import (
     read_table,
     write_report,
 )
-from jobs.storage import Storage
-from jobs.summary import summarize_run
+from jobs.reporting.summary import summarize_run
 from transforms.carry import (
     WINDOWS_TABLE,
     Carried,
@@ -88,10 +87,6 @@ def code_version() -> str:
         return metadata.version("rerate")
     except metadata.PackageNotFoundError:
         return "unknown"
-
-
-def new_attempt_id(started: datetime) -> str:
-    return started.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
 
 
 def run_nightly(
@@ -336,7 +331,7 @@ def _stage_carried_state(spark, publisher, plan: CarryPlan, checked, run_date):
     """Folds the accepted new rows into the previous state (or, in full, the whole ledger into
     nothing) and writes the result aside; returns it as read back from what was written, so the
     state the next night starts from is the one this night decided with. A night that appends
-    writes only what its rows add (jobs.carried_state); otherwise the whole state."""
+    writes only what its rows add (jobs.output.carried_state); otherwise the whole state."""
     added = fold(
         None,
         accepted_rows(checked["transactions"]),

@@ -12,8 +12,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from jobs.layout import SUCCESS, InputLayout
-from jobs.storage import Entry, Storage
+from jobs.files.layout import SUCCESS, InputLayout
+from jobs.files.storage import Entry, Storage
 from transforms.schemas import LEDGER_SCHEMAS
 
 EVENT_LEDGERS = ("transactions", "repayments")

@@ -10,17 +10,23 @@ import json
 import logging
 import os
 import socket
+import uuid
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from jobs.layout import OutputLayout
-from jobs.storage import Storage
+from jobs.files.layout import OutputLayout
+from jobs.files.storage import Storage
 
 log = logging.getLogger(__name__)
 
 
 class OutputLocked(Exception):
     pass
+
+
+def new_attempt_id(started: datetime) -> str:
+    """Names one attempt to write the output: its start time and a random suffix."""
+    return started.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
 
 
 def _alive(pid: int) -> bool:

@@ -5,10 +5,10 @@ from datetime import date
 
 from pyspark.sql import SparkSession
 
+from jobs.checks.inputs import check_inputs
 from jobs.config import Settings
-from jobs.inputs import check_inputs
+from jobs.files.storage import Storage
 from jobs.outcome import ExitCode, Stop
-from jobs.storage import Storage
 
 
 def validate_inputs(spark: SparkSession, settings: Settings, run_date: date) -> tuple[int, dict]:

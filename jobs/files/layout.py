@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import date
 
-from jobs.storage import Storage
+from jobs.files.storage import Storage
 
 SUCCESS = "_SUCCESS"
 
@@ -59,7 +59,7 @@ class OutputLayout:
         return f"{self.partition('runs', run_date)}/attempts/{attempt_id}.json"
 
     def state(self, run_date: date) -> str:
-        """What the run of `run_date` carries to the next (jobs.carried_state)."""
+        """What the run of `run_date` carries to the next (jobs.output.carried_state)."""
         return self.partition("_state", run_date)
 
     def staging_root(self) -> str:
