@@ -1,4 +1,10 @@
-"""The `rerate` command: one click group, a subcommand per job. Exit codes are the contract's."""
+"""The `rerate` command: one click group, a subcommand per job. Exit codes are the contract's.
+
+`main()` is the console script. Everything else works on the click group alone, so a caller
+that already has a SparkSession (the tests, a notebook) can run any command in its own process:
+`CliRunner().invoke(cli, args, obj=Runtime(spark))`. Either way an unexpected error becomes
+exit 1 with one line on stderr, and a usage error exit 2, through the same code.
+"""
 
 import logging
 import sys
@@ -11,6 +17,37 @@ from jobs.config import ConfigError, Settings, load_settings
 from jobs.outcome import ExitCode
 
 log = logging.getLogger("rerate")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+OUR_LOGGERS = ("rerate", "jobs", "transforms")
+
+
+class Runtime:
+    """What the commands of one invocation share: the SparkSession, made once from the first
+    command's settings unless the caller hands one in."""
+
+    def __init__(self, spark=None):
+        self._spark = spark
+
+    def spark(self, settings: Settings):
+        if self._spark is None:
+            from jobs.session import start_spark  # imported late: --help needs no JVM
+
+            self._spark = start_spark(settings)
+        return self._spark
+
+
+class RerateGroup(click.Group):
+    """Turns a failure no command expected into the contract's exit 1 and one line on stderr."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as e:  # noqa: BLE001 - the scheduler needs exit 1, the operator one line
+            click.echo(f"rerate: unexpected failure: {type(e).__name__}: {e}", err=True)
+            log.debug("failure", exc_info=True)
+            ctx.exit(ExitCode.FAILURE)
 
 
 class IsoDate(click.ParamType):
@@ -38,18 +75,13 @@ def _settings(ctx: click.Context) -> Settings:
     except ConfigError as e:
         click.echo(f"rerate: configuration error: {e}", err=True)
         sys.exit(ExitCode.USAGE)
-    logging.basicConfig(
-        level=settings.log_level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    for name in OUR_LOGGERS:
+        logging.getLogger(name).setLevel(settings.log_level)
     return settings
 
 
 def _spark(settings: Settings):
-    from jobs.session import start_spark  # imported late: --help needs no JVM
-
-    return start_spark(settings)
+    return click.get_current_context().find_object(Runtime).spark(settings)
 
 
 def paths_options(func):
@@ -57,15 +89,17 @@ def paths_options(func):
     return click.option("--input", "input_path", help="Input root; overrides the profile.")(func)
 
 
-@click.group()
+@click.group(cls=RerateGroup)
 @click.option(
     "--conf",
     type=click.Path(path_type=Path),
     default=None,
     help="Profile to load (default: conf/local.toml).",
 )
-def cli(conf: Path | None) -> None:
+@click.pass_context
+def cli(ctx: click.Context, conf: Path | None) -> None:
     """Nightly credit re-rating: behaviour score, credit limit and a diff of changes."""
+    ctx.ensure_object(Runtime)
 
 
 @cli.command()
@@ -229,32 +263,24 @@ def report(ctx, run_date: date, fmt: str, input_path, output_path) -> None:
     migration; also written as a page, runs/run_date=D/report.html."""
     import json
 
-    from jobs.files.layout import OutputLayout
-    from jobs.files.storage import Storage
+    from jobs.commands.report import report as report_run
     from jobs.outcome import Stop
-    from jobs.reporting.figures import run_figures
-    from jobs.reporting.views import report_html, report_text
+    from jobs.reporting.views import report_text
 
     settings = _settings(ctx)
-    spark = _spark(settings)
     try:
-        figures = run_figures(spark, settings, run_date)
+        figures, page_error = report_run(_spark(settings), settings, run_date)
     except Stop as stop:
         click.echo(f"rerate report: {stop.reason}", err=True)
         sys.exit(stop.code)
-    page = OutputLayout(settings.output_path).report_page(run_date)
-    try:
-        Storage(spark).write_text(page, report_html(figures))
-        figures["page"] = page
-    except Exception as e:  # noqa: BLE001 - a read-only output still gets the figures
-        figures["page"] = None
-        click.echo(f"rerate report: the page could not be written at {page}: {e}", err=True)
+    if page_error:
+        click.echo(f"rerate report: {page_error}", err=True)
     if fmt == "json":
         click.echo(json.dumps(figures, indent=2, default=str))
         return
     click.echo(report_text(figures))
     if figures["page"]:
-        click.echo(f"\n  page: {page}")
+        click.echo(f"\n  page: {figures['page']}")
 
 
 @cli.command()
@@ -284,9 +310,9 @@ def policy() -> None:
 @click.pass_context
 def policy_show(ctx) -> None:
     """The scorecard (with its scaling) and the limit strategy, as tables."""
-    from jobs.reporting.policy_view import render_policy
+    from jobs.commands.policy import show_policy
 
-    click.echo(render_policy(_settings(ctx).policy))
+    click.echo(show_policy(_settings(ctx)))
 
 
 @cli.command()
@@ -317,19 +343,9 @@ def generate(
 
 
 def main() -> None:
-    try:
-        cli(standalone_mode=False)
-    except click.exceptions.Abort:
-        sys.exit(ExitCode.FAILURE)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(ExitCode.USAGE)
-    except SystemExit:
-        raise
-    except Exception as e:  # noqa: BLE001 - the scheduler needs exit 1, the operator one line
-        click.echo(f"rerate: unexpected failure: {type(e).__name__}: {e}", err=True)
-        log.debug("failure", exc_info=True)
-        sys.exit(ExitCode.FAILURE)
+    """The console script: logs to stderr, then the group (which exits with the contract's code)."""
+    logging.basicConfig(stream=sys.stderr, format=LOG_FORMAT)
+    cli.main(prog_name="rerate", obj=Runtime())
 
 
 if __name__ == "__main__":

@@ -4,9 +4,9 @@ import os
 from pathlib import Path
 
 import pytest
-from pyspark.sql import SparkSession
 
-from jobs.config import load_policy
+from jobs.config import load_policy, load_settings
+from tests.e2e import small_profile
 from tests.two_nights import make_world
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -14,18 +14,14 @@ VENV_BIN = Path(__file__).resolve().parent.parent / ".venv" / "bin"
 
 
 @pytest.fixture(scope="session")
-def spark():
+def spark(tmp_path_factory):
+    """The suite's one SparkSession, started by the job's own entry code from the profile the
+    end-to-end tests use, so a command run in-process sees the settings it would as a process."""
+    from jobs.session import start_spark
+
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("rerate-tests")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.legacy.parquet.nanosAsLong", "true")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
+    settings = load_settings(small_profile(tmp_path_factory.mktemp("session")))
+    session = start_spark(settings)
     yield session
     session.stop()
 
@@ -36,6 +32,6 @@ def policy():
 
 
 @pytest.fixture(scope="session")
-def world(tmp_path_factory):
+def world(spark, tmp_path_factory):
     """A tiny ledger with D-1 published (`base`) and D-1 + D published (`reference`)."""
     return make_world(tmp_path_factory)

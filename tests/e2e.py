@@ -1,20 +1,32 @@
-"""Helpers for end-to-end tests: run the installed `rerate` command as an operator would."""
+"""Helpers for end-to-end tests: the `rerate` command as an operator runs it, and what it wrote.
+
+`rerate(...)` runs the command in this test process, on the suite's one SparkSession, through
+the same click group, exit-code mapping and job code as the console script (jobs.cli). Only a
+test whose subject is a process (a SIGKILL, a crash image, two processes and one lock, the exit
+code a scheduler sees) uses `rerate_process(...)`, which starts the installed command.
+"""
 
 import json
 import os
 import subprocess
 import sys
+import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
+from click.testing import CliRunner
+from pyspark.sql import SparkSession
+
+from jobs.cli import Runtime, cli
 
 ROOT = Path(__file__).resolve().parent.parent
 RERATE = Path(sys.executable).parent / "rerate"
 
 
 # For short runs on tiny ledgers, which are CPU-bound on compiling, not computing: the quick JIT
-# and no whole-stage code generation make each `rerate` ~20 % faster (measured 26-29 s against
-# 34 s a night). Production profiles keep Spark's defaults.
+# and no whole-stage code generation make each night ~20 % faster. Production profiles keep
+# Spark's defaults. The suite's session (tests/conftest.py) is started from this profile too.
 TINY_DATA_SETTINGS = {
     "spark.sql.shuffle.partitions": "1",
     "spark.ui.enabled": "false",
@@ -36,9 +48,43 @@ def small_profile(folder: Path) -> Path:
     return path
 
 
-def rerate(
+@contextmanager
+def environment(env: dict | None):
+    """Sets env's variables for the body (a failpoint, say) and puts the old values back."""
+    saved = {name: os.environ.get(name) for name in env or {}}
+    os.environ.update(env or {})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def rerate(*args: str, conf: Path | None = None, env: dict | None = None):
+    """`rerate [--conf CONF] ARGS` in this process; returns what a subprocess run would
+    (returncode, stdout, stderr). Needs the suite's SparkSession (the `spark` fixture)."""
+    spark = SparkSession.getActiveSession()
+    assert spark is not None, "in-process rerate needs the suite's `spark` fixture"
+    assert "kill@" not in (env or {}).get("RERATE_FAILPOINT", ""), "a kill needs rerate_process"
+    command = (["--conf", str(conf)] if conf else []) + list(args)
+    with environment(env):
+        result = CliRunner().invoke(cli, command, obj=Runtime(spark))
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        # escaped the group's own handling: show it, the test will fail on the exit code
+        stderr += "".join(traceback.format_exception(result.exception))
+    return subprocess.CompletedProcess(
+        ["rerate", *command], result.exit_code, result.stdout, stderr
+    )
+
+
+def rerate_process(
     *args: str, conf: Path | None = None, timeout: int = 300, env: dict | None = None
 ) -> subprocess.CompletedProcess:
+    """The installed `rerate` as a new process, as cron or a scheduler starts it."""
     command = [str(RERATE)] + (["--conf", str(conf)] if conf else []) + list(args)
     env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", **(env or {})}
     return subprocess.run(
@@ -73,9 +119,16 @@ def generate(inputs: Path, conf: Path, users: int, days: int, end: str, seed: in
 
 
 def run_date(
-    day: str, inputs: Path, output: Path, conf: Path, *extra: str, env: dict | None = None
+    day: str,
+    inputs: Path,
+    output: Path,
+    conf: Path,
+    *extra: str,
+    env: dict | None = None,
+    process: bool = False,
 ) -> subprocess.CompletedProcess:
-    return rerate(
+    """`rerate run --date DAY`; in a new process when the test's subject is the process."""
+    return (rerate_process if process else rerate)(
         "run",
         "--date",
         day,

@@ -4,8 +4,6 @@ ready, and a refusal to rewrite history under later published runs."""
 
 import shutil
 
-import pytest
-
 from tests.e2e import is_published, rerate
 from tests.two_nights import BEFORE, D, assert_same_as_undisturbed, fresh_output
 
@@ -17,7 +15,6 @@ def backfill(world, out, *args: str):
     return rerate(*command, conf=world["conf"])
 
 
-@pytest.mark.soak  # the long suite, like the resumed backfill below
 def test_a_backfill_gives_what_running_the_dates_one_by_one_gives(world, tmp_path):
     out = tmp_path / "output"
     done = backfill(world, out, "--start", BEFORE, "--end", D)
@@ -27,7 +24,6 @@ def test_a_backfill_gives_what_running_the_dates_one_by_one_gives(world, tmp_pat
     assert_same_as_undisturbed(world, out)
 
 
-@pytest.mark.soak  # ~40 s: make test measured 14 min 20 s with it (15-minute budget)
 def test_a_restart_resumes_after_the_last_published_date_and_stops_where_input_is_not_ready(
     world, tmp_path
 ):

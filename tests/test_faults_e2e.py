@@ -7,12 +7,13 @@ undisturbed run gives. (`make test-faults` adds the long sweep: every step and 2
 import json
 import os
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.e2e import is_published, rerate, table_rows
+from tests.e2e import is_published, report, rerate_process, table_rows
 from tests.two_nights import (
     BEFORE,
     D,
@@ -27,7 +28,7 @@ def test_kills_mid_publish_and_an_exception_before_publish_leave_nothing_partial
     out = fresh_output(world, tmp_path)
     # The first publish of D, killed half-way through its steps (`make test-faults` kills
     # before every step, and at random moments).
-    killed = run_d(world, out, "kill@publish:5")
+    killed = run_d(world, out, "kill@publish:5", process=True)
     assert killed.returncode == -9
     assert not is_published(out, D)
     assert_nothing_partial(world, out)
@@ -45,11 +46,10 @@ def test_kills_mid_publish_and_an_exception_before_publish_leave_nothing_partial
     assert_same_as_undisturbed(world, out)
 
 
-@pytest.mark.soak  # every rollback step is killed in tests/soak; this one reads as the example
 def test_a_rollback_killed_half_way_is_finished_by_the_next_run(world, tmp_path):
     out = tmp_path / "output"
     shutil.copytree(world["reference"], out)
-    killed = rerate(
+    killed = rerate_process(
         *("rollback", "--date", D, "--reason", "test", "--output", str(out)),
         conf=world["conf"],
         env={"RERATE_FAILPOINT": "kill@rollback:3"},
@@ -60,6 +60,27 @@ def test_a_rollback_killed_half_way_is_finished_by_the_next_run(world, tmp_path)
     assert run_d(world, out).returncode == 0
     assert (out / "reversals" / f"run_date={D}" / "_SUCCESS").exists()
     assert table_rows(out / "withdrawn" / "limits" / f"run_date={D}") is not None
+    assert_same_as_undisturbed(world, out)
+
+
+def test_a_live_writers_lock_refuses_the_run_and_a_dead_writers_is_taken_over(world, tmp_path):
+    out = fresh_output(world, tmp_path)
+    holder = subprocess.Popen(["sleep", "300"])  # a live process on this host holds the output
+    lock = {"host": socket.gethostname(), "pid": holder.pid, "attempt_id": "theirs"}
+    try:
+        (out / "_lock").write_text(json.dumps({**lock, "command": f"run --date {D}"}))
+        refused = run_d(world, out)
+        assert refused.returncode == 1, refused.stderr
+        assert "another run holds the output" in refused.stderr
+        assert f"'pid': {holder.pid}" in refused.stderr
+        assert json.loads((out / "_lock").read_text())["attempt_id"] == "theirs"  # left alone
+        assert not is_published(out, D)
+    finally:
+        holder.kill()
+        holder.wait()
+    taken = run_d(world, out)  # the holder is gone now: its lock is stale
+    assert taken.returncode == 0, taken.stderr
+    assert any("took over the lock" in w for w in report(out, D)["warnings"])
     assert_same_as_undisturbed(world, out)
 
 
@@ -80,7 +101,6 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-@pytest.mark.soak  # two runs on a tmpfs: in the long suite, with the kills
 def test_a_full_disk_fails_the_run_and_leaves_the_published_state(world, small_disk):
     out = small_disk / "output"
     shutil.copytree(world["base"], out)

@@ -5,7 +5,6 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
 from tests.e2e import read_table, report, rerate, small_profile
 
@@ -54,8 +53,7 @@ def at(day, hour=12):
     return dt.datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
 
 
-@pytest.mark.soak  # in the long suite: make test measured over 15 minutes with it
-def test_a_pyarrow_ledger_is_rerated_and_its_bad_row_quarantined(tmp_path):
+def test_a_pyarrow_ledger_is_rerated_and_its_bad_row_quarantined(spark, tmp_path):
     inputs, output = tmp_path / "input", tmp_path / "output"
     opened = dt.date(2024, 1, 1)
     write(

@@ -12,6 +12,7 @@ from jobs.reporting.views import report_text
 from tests.e2e import read_table, report, rerate
 from tests.two_nights import BEFORE as DAY_BEFORE
 from tests.two_nights import D as END
+from tests.two_nights import assert_same_as_undisturbed, fresh_output, run_d
 
 STEP, MIN_LIMIT, MAX_LIMIT = Decimal("100"), Decimal("500"), Decimal("50000")
 
@@ -58,6 +59,15 @@ def test_limits_hold_every_contract_rule(book):
     assert limits.policy_version.nunique() == 1
 
 
+def test_the_installed_command_publishes_as_a_scheduler_runs_it(world, tmp_path):
+    """The one run of the suite through the console script in a new process, as cron runs it."""
+    out = fresh_output(world, tmp_path)
+    done = run_d(world, out, process=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"rerate run {END}: published (exit 0)")
+    assert_same_as_undisturbed(world, out)
+
+
 def test_changes_are_the_diff_against_the_night_before(book):
     out = book["output"]
     before = read_table(out, "limits", DAY_BEFORE).set_index("user_id")
@@ -94,7 +104,6 @@ def test_the_bootstrap_compares_with_initial_limits(book):
     assert all(c.old_limit == initial[c.user_id] for c in changes.itertuples())
 
 
-@pytest.mark.soak  # in the long suite: make test measured over 15 minutes with it
 def test_dry_run_publishes_nothing(book, tmp_path):
     out = tmp_path / "out"
     done = rerate(
@@ -182,7 +191,6 @@ def test_policy_show_prints_the_scaling_every_characteristic_and_band(book):
         assert f"\n  {band.name} " in shown.stdout
 
 
-@pytest.mark.soak  # ~40 s: make test measured 14 min 20 s with it (15-minute budget)
 def test_explain_shows_each_step_and_agrees_with_the_published_run(book):
     changes = read_table(book["output"], "limit_changes", END)
     cut = changes[changes.change_type.isin(["decrease", "suspend"])].iloc[0]

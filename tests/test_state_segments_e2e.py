@@ -29,11 +29,6 @@ from tests.two_nights import BEFORE, TABLES, D
 from transforms.carry import rows_of_bills_named
 
 NIGHTS = ("2026-04-29", "2026-04-30", "2026-05-01", "2026-05-02")
-TINY = {  # runtime settings for a tiny ledger (tests.e2e.TINY_DATA_SETTINGS), restored after
-    "spark.sql.shuffle.partitions": "1",
-    "spark.sql.codegen.wholeStage": "false",
-    "spark.sql.adaptive.enabled": "false",
-}
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +38,6 @@ def chain(world, spark, tmp_path_factory):
     of the output as it stood before the night."""
     root = tmp_path_factory.mktemp("segments")
     appended = root / "appended"
-    before = {name: spark.conf.get(name) for name in TINY}
-    for name, value in TINY.items():
-        spark.conf.set(name, value)
 
     def run(out, night: str, **flags):
         settings = load_settings(
@@ -54,15 +46,11 @@ def chain(world, spark, tmp_path_factory):
         ran = run_nightly(spark, settings, date.fromisoformat(night), **flags)
         assert ran.exit_code == 0, ran.report["reason"]
 
-    try:
-        for night in NIGHTS:
-            if night != NIGHTS[0]:
-                shutil.copytree(appended, root / f"full-{night}")
-                run(root / f"full-{night}", night, full_recompute=True)
-            run(appended, night)
-    finally:
-        for name, value in before.items():
-            spark.conf.set(name, value)
+    for night in NIGHTS:
+        if night != NIGHTS[0]:
+            shutil.copytree(appended, root / f"full-{night}")
+            run(root / f"full-{night}", night, full_recompute=True)
+        run(appended, night)
     return {"appended": appended, "full": {n: root / f"full-{n}" for n in NIGHTS[1:]}}
 
 

@@ -40,13 +40,23 @@ def fresh_output(world, folder: Path) -> Path:
     return out
 
 
-def run_d(world, out: Path, failpoint: str | None = None, *extra: str, images: Path | None = None):
+def run_d(
+    world,
+    out: Path,
+    failpoint: str | None = None,
+    *extra: str,
+    images: Path | None = None,
+    process: bool = False,
+):
     """Runs D on `out`; `failpoint` is a RERATE_FAILPOINT spec, `images` where its crash images
-    go (jobs.output.failpoints)."""
+    go (jobs.output.failpoints). A kill, or a crash image (whose lock must name a process that
+    is gone by the time it is recovered), needs `process=True`: the run as a process of its own."""
     env = {"RERATE_FAILPOINT": failpoint} if failpoint else {}
     if images:
         env["RERATE_FAILPOINT_IMAGES"] = str(images)
-    return run_date(D, world["input"], out, world["conf"], "--quiet", *extra, env=env)
+    return run_date(
+        D, world["input"], out, world["conf"], "--quiet", *extra, env=env, process=process
+    )
 
 
 def same(a, b) -> bool:

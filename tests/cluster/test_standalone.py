@@ -25,8 +25,9 @@ DIST = ROOT / "dist"
 
 
 @pytest.fixture(scope="module")
-def book(tmp_path_factory) -> dict:
-    """3,000 accounts over 120 days; `base` has BEFORE published, `embedded` BEFORE and D."""
+def book(spark, tmp_path_factory) -> dict:
+    """3,000 accounts over 120 days; `base` has BEFORE published, `embedded` BEFORE and D (run
+    in this process on the suite's local[2] session)."""
     root = tmp_path_factory.mktemp("cluster-book")
     conf = small_profile(root)
     inputs, base, embedded = root / "input", root / "base", root / "embedded"

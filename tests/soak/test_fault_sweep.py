@@ -27,7 +27,7 @@ from jobs.files.layout import OutputLayout
 from jobs.files.storage import Storage
 from jobs.output.journal import recover
 from jobs.output.lock import output_lock
-from tests.e2e import RERATE, is_published, report, rerate, table_rows
+from tests.e2e import RERATE, is_published, report, rerate_process, table_rows
 from tests.two_nights import (
     BEFORE,
     TABLES,
@@ -71,7 +71,7 @@ def finish_as_the_next_run_does(spark, out: Path) -> dict | None:
 def test_a_crash_before_each_publish_step(world, tmp_path, spark, start):
     out, images = tmp_path / "output", tmp_path / "images"
     shutil.copytree(world[start], out)
-    ran = run_d(world, out, "image@staged,image@publish", images=images)
+    ran = run_d(world, out, "image@staged,image@publish", images=images, process=True)
     assert ran.returncode == 0, ran.stderr
     assert_same_as_undisturbed(world, out)  # taking the images changed nothing
 
@@ -140,7 +140,7 @@ def assert_same_output(out: Path, finished: Path) -> None:
 def test_a_crash_before_each_rollback_step(world, tmp_path, spark):
     out, images, finished = tmp_path / "output", tmp_path / "images", tmp_path / "finished"
     shutil.copytree(world["reference"], out)
-    rolled = rerate(
+    rolled = rerate_process(
         *("rollback", "--date", D, "--reason", "sweep", "--output", str(out)),
         conf=world["conf"],
         env={"RERATE_FAILPOINT": "image@rollback", "RERATE_FAILPOINT_IMAGES": str(images)},
