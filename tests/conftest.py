@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from jobs.config import load_policy, load_settings
-from tests.e2e import small_profile
+from tests.e2e import LONG_SESSION_JVM, small_profile
 from tests.two_nights import make_world
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -20,7 +20,7 @@ def spark(tmp_path_factory):
     from jobs.session import start_spark
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    settings = load_settings(small_profile(tmp_path_factory.mktemp("session")))
+    settings = load_settings(small_profile(tmp_path_factory.mktemp("session"), LONG_SESSION_JVM))
     session = start_spark(settings)
     yield session
     session.stop()

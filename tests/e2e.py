@@ -24,22 +24,27 @@ ROOT = Path(__file__).resolve().parent.parent
 RERATE = Path(sys.executable).parent / "rerate"
 
 
-# For short runs on tiny ledgers, which are CPU-bound on compiling, not computing: the quick JIT
-# and no whole-stage code generation make each night ~20 % faster. Production profiles keep
-# Spark's defaults. The suite's session (tests/conftest.py) is started from this profile too.
+# Tiny ledgers are CPU-bound on compiling, not computing: without whole-stage code generation
+# each night is ~20 % faster. Production profiles keep Spark's defaults. The suite's session
+# (tests/conftest.py) is started from this profile too.
 TINY_DATA_SETTINGS = {
     "spark.sql.shuffle.partitions": "1",
     "spark.ui.enabled": "false",
     "spark.sql.codegen.wholeStage": "false",
     "spark.sql.adaptive.enabled": "false",
-    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
 }
+# A process that runs one night is done before the full JIT pays off: the quick one alone is
+# faster. The suite's session lives for minutes, and the full JIT makes it ~20 % faster
+# (tests/test_recovery_scenario.py: 77 s against 97 s with the quick JIT alone).
+SHORT_PROCESS_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+LONG_SESSION_JVM = "-XX:-DontCompileHugeMethods"
 
 
-def small_profile(folder: Path) -> Path:
+def small_profile(folder: Path, jvm_options: str = SHORT_PROCESS_JVM) -> Path:
     """A small local profile for tiny ledgers: two cores, settings for short runs."""
     path = folder / "test.toml"
-    settings = "".join(f'"{key}" = "{value}"\n' for key, value in TINY_DATA_SETTINGS.items())
+    settings = {**TINY_DATA_SETTINGS, "spark.driver.extraJavaOptions": jvm_options}
+    settings = "".join(f'"{key}" = "{value}"\n' for key, value in settings.items())
     path.write_text(
         f'extends = "{ROOT / "conf" / "base.toml"}"\n'
         '[spark]\nmaster = "local[2]"\n'

@@ -201,7 +201,6 @@ def test_a_pyarrow_ledger_is_rerated_and_its_bad_row_quarantined(spark, tmp_path
         "--output",
         str(output),
         conf=small_profile(tmp_path),
-        timeout=240,
     )
     # one bad row in two that day is over the 1 % quality gate: exit 4, nothing published
     assert done.returncode == 4, done.stderr
@@ -219,7 +218,6 @@ def test_a_pyarrow_ledger_is_rerated_and_its_bad_row_quarantined(spark, tmp_path
         "--output",
         str(output),
         conf=small_profile(tmp_path),
-        timeout=240,
     )
     assert done.returncode == 0, done.stderr
     limits = read_table(output, "limits", D.isoformat()).set_index("user_id")
