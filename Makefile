@@ -45,12 +45,15 @@ run: setup
 	$(BIN)/rerate run --date $$(date -d "$(SAMPLE_END) -1 day" +%F) --input $(SAMPLE_INPUT) --output $(SAMPLE_OUTPUT) --quiet
 	$(BIN)/rerate run --date $(SAMPLE_END) --input $(SAMPLE_INPUT) --output $(SAMPLE_OUTPUT)
 
+# Two workers, each with its own SparkSession; a module's tests stay on one worker (its fixtures
+# are built once). TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/pytest -q --durations=15
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadscope --durations=15
 
-# The long fault tests: a crash before every publish and rollback step (on crash images), 10 random
-# SIGKILLs, a full disk (14 min 11 s in CI from a clean clone on 2 cores; CI runs them after
-# `make test`). RERATE_SOAK_KILLS=N for more random kills.
+# The long fault tests: processes killed mid-publish and mid-rollback, a crash before every
+# publish and rollback step (on crash images), 10 random SIGKILLs, a full disk, a chain of
+# appending nights. CI runs them after `make test`. RERATE_SOAK_KILLS=N for more random kills.
 test-faults: setup
 	$(BIN)/pytest -q -m soak --durations=15
 

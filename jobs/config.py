@@ -169,7 +169,6 @@ def _limit_rules(data: dict[str, Any]) -> LimitRules:
         "decrease_margin_points",
         "cash_out_days",
         "cash_out_utilization",
-        "lookback_days",
     }
     t = _table(data, "limits", keys)
     step = _money(t, "limits.limit_step", positive=True)
@@ -180,11 +179,6 @@ def _limit_rules(data: dict[str, Any]) -> LimitRules:
             raise ConfigError(f"{key}: {value} is not a multiple of limits.limit_step ({step})")
     if low > high:
         raise ConfigError(f"limits.min_limit: {low} is above limits.max_limit ({high})")
-    lookbacks = t.get("lookback_days")
-    if lookbacks != [30, 90, 180, 365]:
-        raise ConfigError(
-            f"limits.lookback_days: {lookbacks!r}; the features are defined on [30, 90, 180, 365]"
-        )
     rules = LimitRules(
         limit_step=step,
         min_limit=low,
@@ -200,7 +194,6 @@ def _limit_rules(data: dict[str, Any]) -> LimitRules:
         decrease_margin_points=_int(t, "limits.decrease_margin_points", low=0),
         cash_out_days=_int(t, "limits.cash_out_days", low=0),
         cash_out_utilization=_ratio(t, "limits.cash_out_utilization"),
-        lookback_days=tuple(lookbacks),
         bands=_bands(data, step, low, high),
     )
     if rules.min_increase_ratio > rules.max_increase_ratio:

@@ -1,7 +1,8 @@
 """Faults on a real `rerate` process and real files: killed at steps of the publish and of a
 rollback, an exception between write and publish, a full disk, an unwritable output. After each,
 the previous published state is unchanged, nothing partial is visible, and a rerun gives what an
-undisturbed run gives. (`make test-faults` adds the long sweep: every step and 20 random kills.)
+undisturbed run gives. (`make test-faults` runs the kills, the full disk and the long sweep: a
+crash before every step and 10 random kills.)
 """
 
 import json
@@ -24,16 +25,20 @@ from tests.two_nights import (
 )
 
 
-def test_kills_mid_publish_and_an_exception_before_publish_leave_nothing_partial(world, tmp_path):
+@pytest.mark.soak  # a process killed: the long suite, beside the kill before every step
+def test_a_publish_killed_half_way_is_finished_by_the_next_run(world, tmp_path):
     out = fresh_output(world, tmp_path)
-    # The first publish of D, killed half-way through its steps (`make test-faults` kills
-    # before every step, and at random moments).
     killed = run_d(world, out, "kill@publish:5", process=True)
     assert killed.returncode == -9
     assert not is_published(out, D)
     assert_nothing_partial(world, out)
-    # The next run finishes that publish first, then reruns D and meets an exception between
-    # writing and publishing: exit 1, and D's published run stays.
+    assert run_d(world, out).returncode == 0
+    assert_same_as_undisturbed(world, out)
+
+
+def test_an_exception_between_writing_and_publishing_leaves_the_published_run(world, tmp_path):
+    out = tmp_path / "output"
+    shutil.copytree(world["reference"], out)
     failed = run_d(world, out, "raise@staged")
     assert failed.returncode == 1, failed.stderr
     assert "InjectedFault" in failed.stderr and "Traceback" not in failed.stderr
@@ -46,6 +51,7 @@ def test_kills_mid_publish_and_an_exception_before_publish_leave_nothing_partial
     assert_same_as_undisturbed(world, out)
 
 
+@pytest.mark.soak  # a process killed: the long suite, beside the kill before every step
 def test_a_rollback_killed_half_way_is_finished_by_the_next_run(world, tmp_path):
     out = tmp_path / "output"
     shutil.copytree(world["reference"], out)
@@ -101,6 +107,7 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
+@pytest.mark.soak  # two runs on a tmpfs filled to the brim: the long suite
 def test_a_full_disk_fails_the_run_and_leaves_the_published_state(world, small_disk):
     out = small_disk / "output"
     shutil.copytree(world["base"], out)

@@ -19,7 +19,7 @@ from jobs.files.storage import Storage
 from jobs.output.carried_state import FORMAT, _read_state, plan_carry, read_carried
 from jobs.output.publish import Publisher
 from tests.e2e import ROOT, report, run_date, small_profile, table_rows
-from tests.two_nights import BEFORE, TABLES, D, assert_same_as_undisturbed, fresh_output, run_d
+from tests.two_nights import BEFORE, TABLES, D
 from transforms.carry import BILLS_TABLE
 
 LATE_DAYS = (3, 45, 200)  # how long before D the late purchases happened
@@ -222,27 +222,16 @@ def test_a_missing_or_unreadable_state_makes_the_night_a_full_recompute(carry_ca
     assert not chosen.incremental and "left no carried state" in chosen.why
 
 
-@pytest.mark.soak  # a run each, ~65 s: make test took 15 min 14 s with them (2026-12-02)
-@pytest.mark.parametrize("old_format", [3, 4])
-def test_a_state_of_an_earlier_format_is_read_and_decides_the_same(world, tmp_path, old_format):
-    out = fresh_output(world, tmp_path)
-    state = out / "_state" / f"run_date={BEFORE}"
-    folded = json.loads((state / "folded.json").read_text())
-    assert folded["format"] == FORMAT and (state / BILLS_TABLE).is_dir()
-    if old_format < 4:
-        shutil.rmtree(state / BILLS_TABLE)  # as a format-3 state was written: no settled bills
-    # a bootstrap's state is whole, so its bills are the whole table format 4 kept
-    (state / "folded.json").write_text(json.dumps({**folded, "format": old_format}))
-    (state / ".folded.json.crc").unlink()
-
-    assert run_d(world, out).returncode == 0
-    carried = report(out, D)["carried_state"]
-    assert carried["mode"] == "incremental"
-    assert carried["state_written"] == "whole"  # no segments of two formats in one state
-    assert_same_as_undisturbed(world, out)
-    written = out / "_state" / f"run_date={D}"
-    assert json.loads((written / "folded.json").read_text())["format"] == FORMAT
-    assert (written / BILLS_TABLE).is_dir()
+def test_a_state_of_another_format_makes_the_night_a_full_recompute(carry_case):
+    _, out, plan = carry_case
+    folded_json = out / "_state" / f"run_date={BEFORE}" / "folded.json"
+    folded = json.loads(folded_json.read_text())
+    assert folded["format"] == FORMAT
+    folded_json.write_text(json.dumps({**folded, "format": FORMAT - 1}))
+    (folded_json.parent / ".folded.json.crc").unlink()
+    chosen = plan()
+    assert not chosen.incremental
+    assert f"has format {FORMAT - 1}, not {FORMAT}" in chosen.why
 
 
 def test_a_state_written_whole_keeps_each_activity_file_in_day_order(nights):

@@ -41,9 +41,9 @@ ACTIVITY_SUMS = (
 )
 TOTAL_SUMS = ("credit_purchases_total", "credit_refunds_total", "payments_total")
 BILLS_DROPPED_ON_DAY = 1
-CARRIED_TABLES = ("activity", "totals", "repayments")  # the tables of every state format
-WINDOWS_TABLE = "windows"  # from state format 3 (jobs.output.carried_state)
-BILLS_TABLE = "bills"  # from state format 4; as segments from format 5
+CARRIED_TABLES = ("activity", "totals", "repayments")
+WINDOWS_TABLE = "windows"
+BILLS_TABLE = "bills"  # as segments: a night writes the bills it settled again
 REPAYMENT_COLUMNS = (
     "entry_id",
     "user_id",

@@ -90,7 +90,6 @@ class LimitRules:
     decrease_margin_points: int
     cash_out_days: int
     cash_out_utilization: Decimal
-    lookback_days: tuple[int, ...]
     bands: tuple[Band, ...]  # best first
 
     def floor_to_grid(self, amount: Decimal) -> Decimal:

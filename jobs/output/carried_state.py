@@ -10,9 +10,32 @@ a night writes what its new rows add (a segment, in its own folder) and names th
 segments it builds on. The settled bills are kept the same way: a night writes the bills it
 settled again, and the newest row of a bill wins when read (transforms.carry.latest_bills). Only
 the per-account tables (totals, windows) are written whole. On the 1st of a month (when bills
-that can no longer count are dropped), after MAX_SEGMENTS nights, in a full recompute and after
-a state of an earlier format, the state is written whole again (one segment).
-A state whose segments were replaced or deleted since is not used.
+that can no longer count are dropped), after MAX_SEGMENTS nights and in a full recompute, the
+state is written whole again (one segment). A state whose segments were replaced or deleted
+since is not used.
+
+The tables (Parquet; internal, not part of the contract), one row per:
+- `activity`: account and event day of the last 365 days (purchase, credit purchase, instalment
+  and refund counts and amounts), each file in day order;
+- `totals`: account (all-time credit purchases, credit refunds and payments: the balance; the
+  last purchase day);
+- `repayments`: repayment row that can still count (every row of a bill unsettled, or due or
+  settled in the last 365 days, and payments whose bill has not arrived);
+- `bills`: bill that can still count, settled from its rows (amount, due date, paid, paid by
+  the due date, settled on); days past due are worked out from it on the run date;
+- `windows`: account, the purchase features' window sums as of the state's date and the last
+  purchase day of each calendar month in 13 slots (a month's number mod 13);
+- `index_transactions`, `index_repayments`: the first row of every id ever recorded (for
+  repayments with its type, bill and user): what the duplicate and bill-owner rules need.
+`folded.json` names the format, the run date and attempt, the segments (oldest first, its own
+last) and every input partition folded in with a SHA-256 of its files' names, sizes and
+modification times. Only FORMAT is read: a state of any other format is not trusted, and the
+night recomputes in full and says why.
+
+The full recompute is the same fold starting from nothing, so the two cannot drift apart by
+construction: tests/test_carry.py folds night by night against the whole ledger,
+tests/test_incremental_e2e.py and tests/test_state_segments_e2e.py compare real nights with
+full recomputes of them.
 
 The next run reads only the partitions not folded yet, provided that is exact; otherwise it folds
 the whole ledger again (a full recompute) and its report says why:
@@ -46,15 +69,10 @@ from transforms.carry import (
     rows_of_bills_named,
     within_horizon,
 )
-from transforms.features import settle_bills
-from transforms.windows import window_sums
 
-# 1: every table whole in the state's own folder; 2: segments; 3: with the rolled windows;
-# 4: with the settled bills (whole); 5: the settled bills as segments. Formats 1 to 4 are still
-# read: what they lack is computed once from their activity (windows) and repayments (bills); a
-# night after one writes its state whole, so that every segment of a state has the same format.
+# The one format read and written: segments, the rolled windows, the settled bills as segments.
+# Earlier formats never left development; a state of another format is recomputed in full.
 FORMAT = 5
-READABLE_FORMATS = (1, 2, 3, 4, FORMAT)
 KEEP_STATES = 3  # the newest run dates whose state stays (with the states they build on)
 MAX_SEGMENTS = 31  # a night that would make more writes its state whole
 # Each file of a state's activity is written in day order: a night takes out of the windows the
@@ -81,7 +99,7 @@ class Segment:
     """What the run of `run_date` (attempt `attempt_id`) added to its state's appended tables."""
 
     run_date: date
-    attempt_id: str | None  # None: a format-1 state
+    attempt_id: str
 
     def as_json(self) -> dict:
         return {"run_date": self.run_date.isoformat(), "attempt_id": self.attempt_id}
@@ -99,21 +117,7 @@ class State:
         return date.fromisoformat(self.folded["run_date"])
 
     @property
-    def format(self) -> int:
-        return self.folded.get("format", 0)
-
-    @property
-    def has_windows(self) -> bool:
-        return self.format >= 3
-
-    @property
-    def has_bills(self) -> bool:
-        return self.format >= 4
-
-    @property
     def segments(self) -> list[Segment]:
-        if "segments" not in self.folded:  # format 1
-            return [Segment(self.run_date, None)]
         return [
             Segment(date.fromisoformat(s["run_date"]), s["attempt_id"])
             for s in self.folded["segments"]
@@ -126,7 +130,7 @@ class State:
         ]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CarryPlan:
     """How a run reads its ledgers: everything (full) or the partitions not folded yet."""
 
@@ -138,7 +142,6 @@ class CarryPlan:
     carried: Carried | None = None
     index: dict[str, DataFrame] = field(default_factory=dict)
     builds_on: list[Segment] = field(default_factory=list)  # the previous state's segments
-    previous_format: int = FORMAT
     # The carried repayment rows of every bill the new partitions' rows name, persisted: the
     # check for another user's bill and the re-settling both take them, and the carried
     # repayments (every row of a year's bills) are read once instead of twice.
@@ -150,12 +153,7 @@ class CarryPlan:
 
     def appends(self, run_date: date) -> bool:
         """Whether the run writes only what it adds (else its state whole, one segment)."""
-        return (
-            self.incremental
-            and self.previous_format == FORMAT
-            and not drops_bills(run_date)
-            and len(self.builds_on) < MAX_SEGMENTS
-        )
+        return self.incremental and not drops_bills(run_date) and len(self.builds_on) < MAX_SEGMENTS
 
     def describe(self, out: OutputLayout, run_date: date) -> dict:
         appends = self.appends(run_date)
@@ -196,7 +194,9 @@ def plan_carry(
     }
 
     def full(why: str) -> CarryPlan:
-        return CarryPlan(False, why, complete, digests, previous_day)
+        return CarryPlan(
+            incremental=False, why=why, read_days=complete, digests=digests, previous=previous_day
+        )
 
     if full_recompute:
         return full("asked for (--full-recompute)")
@@ -209,7 +209,7 @@ def plan_carry(
         return full(f"the state of {previous_day} cannot be read: {str(e).splitlines()[0]}")
     if state is None:
         return full(f"the run of {previous_day} left no carried state at {out.state(previous_day)}")
-    if state.folded.get("format") not in READABLE_FORMATS:
+    if state.folded.get("format") != FORMAT:
         return full(
             f"the state of {previous_day} has format {state.folded.get('format')}, not {FORMAT}"
         )
@@ -244,19 +244,18 @@ def plan_carry(
             "(the whole ledger now refuses them)"
         )
     return CarryPlan(
-        True,
-        f"folds the partitions recorded since the run of {previous_day} into its state",
-        new_days,
-        digests,
-        previous_day,
-        carried,
-        {
+        incremental=True,
+        why=f"folds the partitions recorded since the run of {previous_day} into its state",
+        read_days=new_days,
+        digests=digests,
+        previous=previous_day,
+        carried=carried,
+        index={
             ledger: spark.read.parquet(*state.segment_paths(out, index_table(ledger)))
             for ledger in EVENT_LEDGERS
         },
-        state.segments,
-        state.format,
-        named,
+        builds_on=state.segments,
+        named_repayments=named,
     )
 
 
@@ -267,10 +266,7 @@ def _read_state(storage: Storage, path: str) -> State | None:
         return None
     state = State(path, json.loads(text))
     tables = [*CARRIED_TABLES, *(index_table(ledger) for ledger in EVENT_LEDGERS)]
-    if state.has_windows:
-        tables.append(WINDOWS_TABLE)
-    if state.has_bills:
-        tables.append(BILLS_TABLE)
+    tables += [WINDOWS_TABLE, BILLS_TABLE]
     if not all(storage.exists(f"{path}/{t}") for t in tables):
         return None
     return state
@@ -293,25 +289,12 @@ def read_carried(spark: SparkSession, out: OutputLayout, state: State) -> Carrie
     def appended(table: str) -> DataFrame:
         return spark.read.parquet(*state.segment_paths(out, table))
 
-    activity = within_horizon(appended("activity"), as_of=state.run_date)
-    windows = (
-        spark.read.parquet(f"{state.path}/{WINDOWS_TABLE}")
-        if state.has_windows
-        else window_sums(activity, as_of=state.run_date)
-    )
-    repayments = appended("repayments")
-    if state.format >= 5:
-        bills = latest_bills([spark.read.parquet(p) for p in state.segment_paths(out, BILLS_TABLE)])
-    elif state.has_bills:
-        bills = spark.read.parquet(f"{state.path}/{BILLS_TABLE}")
-    else:
-        bills = settle_bills(repayments)
     return Carried(
-        activity,
+        within_horizon(appended("activity"), as_of=state.run_date),
         spark.read.parquet(f"{state.path}/totals"),
-        repayments,
-        windows,
-        bills,
+        appended("repayments"),
+        spark.read.parquet(f"{state.path}/{WINDOWS_TABLE}"),
+        latest_bills([spark.read.parquet(p) for p in state.segment_paths(out, BILLS_TABLE)]),
         state.run_date,
     )
 

@@ -4,6 +4,7 @@ risk analyst can read without opening the TOML."""
 import math
 
 from jobs.reporting.console import table
+from transforms.features import WINDOWS
 from transforms.policy import Policy
 from transforms.score import bin_label
 
@@ -98,7 +99,7 @@ def render_policy(policy: Policy) -> str:
                     "a lower band; never below the balance rounded up to the grid",
                 ),
                 ("dormant", f"no purchase in {rules.dormant_days} days: kept, flagged"),
-                ("look-back windows", ", ".join(f"{d} days" for d in rules.lookback_days)),
+                ("look-back windows", ", ".join(f"{d} days" for d in WINDOWS)),
             ],
             ("rule", "setting"),
             left=(0, 1),
