@@ -9,6 +9,8 @@ ledgers as recorded by each run date, carrying the published state from run to r
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+import pytest
+
 from transforms.diff import classify_changes, to_limits
 from transforms.pipeline import rerate_accounts
 from transforms.schemas import ACCOUNTS, LIMIT_CHANGES, LIMITS, REPAYMENTS, TRANSACTIONS
@@ -111,6 +113,7 @@ def run_chain(spark, policy) -> tuple[list, list]:
     return published_limits, published_changes
 
 
+@pytest.mark.soak  # twelve runs of the whole decision, ~70 s: the long suite (make test-faults)
 def test_delinquency_suspension_cure_reinstatement_and_a_step_by_step_climb(spark, policy):
     rules = policy.limits
     limits, changes = run_chain(spark, policy)

@@ -18,15 +18,20 @@ from jobs.files.ledgers import check_readiness
 from jobs.files.storage import Storage
 from jobs.output.carried_state import (
     CARRIED_TABLES,
+    FORMAT,
     _new_repayment_rows,
-    _payments_of_another_users_bill,
     _read_state,
     forget_old_states,
     plan_carry,
 )
 from tests.e2e import report, table_rows
 from tests.two_nights import BEFORE, TABLES, D
-from transforms.carry import rows_of_bills_named
+from transforms.carry import (
+    BILLS_TABLE,
+    WINDOWS_TABLE,
+    payments_of_another_users_bill,
+    rows_of_bills_named,
+)
 
 NIGHTS = ("2026-04-29", "2026-04-30", "2026-05-01", "2026-05-02")
 
@@ -85,11 +90,12 @@ def _states(out: Path) -> list[str]:
 
 def _state(out: Path, night: str, builds_on: tuple[str, ...]) -> None:
     folder = out / "_state" / f"run_date={night}"
-    for table in (*CARRIED_TABLES, "index_transactions", "index_repayments"):
+    tables = (*CARRIED_TABLES, WINDOWS_TABLE, BILLS_TABLE, "index_transactions", "index_repayments")
+    for table in tables:
         (folder / table).mkdir(parents=True)
     segments = [{"run_date": d, "attempt_id": d} for d in (*builds_on, night)]
     (folder / "folded.json").write_text(
-        json.dumps({"format": 2, "run_date": night, "attempt_id": night, "segments": segments})
+        json.dumps({"format": FORMAT, "run_date": night, "attempt_id": night, "segments": segments})
     )
 
 
@@ -174,4 +180,4 @@ def test_carried_payments_whose_bill_arrives_for_another_user_are_counted(spark,
     )
     new_rows = _new_repayment_rows(spark, inputs, [night])
     named = rows_of_bills_named(carried_rows, by=new_rows)
-    assert _payments_of_another_users_bill(named, new_rows) == 1
+    assert payments_of_another_users_bill(named, new_rows).count() == 1

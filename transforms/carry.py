@@ -256,3 +256,20 @@ def carry_forward(carried: Carried) -> Carried:
         carried.bills.filter(~done).select(*SETTLED_BILL_COLUMNS),
         as_of,
     )
+
+
+def payments_of_another_users_bill(named: DataFrame, new_rows: DataFrame) -> DataFrame:
+    """The carried payments without a carried bill whose bill id a new `bill` row names for another
+    user (counted on the raw new rows: erring towards a full recompute, never away from it).
+    `named`: the carried rows of the bills the new rows name."""
+    new_bills = new_rows.filter(F.col("entry_type") == "bill").select("bill_id", "user_id")
+    # Whether a bill has a carried bill row is found among its own rows (one read of them).
+    waiting = (
+        named.withColumn(
+            "_carried_bill",
+            F.max(F.col("entry_type") == "bill").over(Window.partitionBy("bill_id")),
+        )
+        .filter((F.col("entry_type") == "payment") & ~F.col("_carried_bill"))
+        .select("bill_id", F.col("user_id").alias("payer"))
+    )
+    return waiting.join(new_bills, "bill_id").filter(~F.col("payer").eqNullSafe(F.col("user_id")))

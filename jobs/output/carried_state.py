@@ -53,8 +53,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession, Window
-from pyspark.sql import functions as F
+from pyspark.sql import DataFrame, SparkSession
 
 from jobs.files.layout import InputLayout, OutputLayout
 from jobs.files.ledgers import EVENT_LEDGERS, Readiness, partition_digest
@@ -66,6 +65,7 @@ from transforms.carry import (
     Carried,
     drops_bills,
     latest_bills,
+    payments_of_another_users_bill,
     rows_of_bills_named,
     within_horizon,
 )
@@ -236,7 +236,7 @@ def plan_carry(
     named = rows_of_bills_named(carried.repayments, by=new_rows).persist(
         StorageLevel.MEMORY_AND_DISK
     )
-    disowned = _payments_of_another_users_bill(named, new_rows)
+    disowned = payments_of_another_users_bill(named, new_rows).count()
     if disowned:
         named.unpersist()
         return full(
@@ -311,27 +311,6 @@ def _new_repayment_rows(spark: SparkSession, inputs: InputLayout, days: list[dat
     )
 
 
-def _payments_of_another_users_bill(named: DataFrame, new_rows: DataFrame) -> int:
-    """Carried payments without a carried bill whose bill id a new `bill` row names for another
-    user (counted on the raw new rows: erring towards a full recompute, never away from it).
-    `named`: the carried rows of the bills the new rows name."""
-    new_bills = new_rows.filter(F.col("entry_type") == "bill").select("bill_id", "user_id")
-    # Whether a bill has a carried bill row is found among its own rows (one read of them).
-    waiting = (
-        named.withColumn(
-            "_carried_bill",
-            F.max(F.col("entry_type") == "bill").over(Window.partitionBy("bill_id")),
-        )
-        .filter((F.col("entry_type") == "payment") & ~F.col("_carried_bill"))
-        .select("bill_id", F.col("user_id").alias("payer"))
-    )
-    return (
-        waiting.join(new_bills, "bill_id")
-        .filter(~F.col("payer").eqNullSafe(F.col("user_id")))
-        .count()
-    )
-
-
 def folded_state(plan: CarryPlan, run_date: date, attempt_id: str) -> dict:
     """The `folded.json` of the state a run writes: the partitions in it, and its segments."""
     own = Segment(run_date, attempt_id)
@@ -351,7 +330,8 @@ def folded_text(folded: dict) -> str:
 
 def forget_old_states(storage: Storage, out: OutputLayout, keep: int = KEEP_STATES) -> list[str]:
     """Deletes the carried state of all but the newest `keep` run dates and the states their
-    segments are in; returns what went. Nothing goes unless every kept state could be read."""
+    segments are in; returns what went. A kept state that cannot be read keeps nothing alive:
+    no night would build on it (it recomputes in full)."""
     dates = out.run_dates(storage, "_state")
     kept = dates[max(0, len(dates) - keep) :]
     needed = set(kept)
