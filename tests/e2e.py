@@ -2,11 +2,12 @@
 
 `rerate(...)` runs the command in this test process, on the suite's one SparkSession, through
 the same click group, exit-code mapping and job code as the console script (jobs.cli). Only a
-test whose subject is a process (a SIGKILL, a crash image, two processes and one lock, the exit
-code a scheduler sees) uses `rerate_process(...)`, which starts the installed command.
+test whose subject is a process (a SIGKILL, a crash image, the exit code cron sees) uses
+`rerate_process(...)`, which starts the installed command.
 """
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pandas as pd
 from click.testing import CliRunner
 from pyspark.sql import SparkSession
 
-from jobs.cli import Runtime, cli
+from jobs.cli import LOG_FORMAT, Runtime, cli
 
 ROOT = Path(__file__).resolve().parent.parent
 RERATE = Path(sys.executable).parent / "rerate"
@@ -68,15 +69,32 @@ def environment(env: dict | None):
                 os.environ[name] = value
 
 
+class _ToCurrentStderr(logging.Handler):
+    """Writes to whatever sys.stderr is when a record comes: CliRunner's, during a command."""
+
+    def __init__(self):
+        super().__init__()
+        self.setFormatter(logging.Formatter(LOG_FORMAT))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stderr.write(self.format(record) + "\n")
+
+
 def rerate(*args: str, conf: Path | None = None, env: dict | None = None):
     """`rerate [--conf CONF] ARGS` in this process; returns what a subprocess run would
     (returncode, stdout, stderr). Needs the suite's SparkSession (the `spark` fixture)."""
     spark = SparkSession.getActiveSession()
     assert spark is not None, "in-process rerate needs the suite's `spark` fixture"
-    assert "kill@" not in (env or {}).get("RERATE_FAILPOINT", ""), "a kill needs rerate_process"
+    failpoint = (env or {}).get("RERATE_FAILPOINT", "")
+    assert "kill@" not in failpoint and "image@" not in failpoint, "needs rerate_process"
     command = (["--conf", str(conf)] if conf else []) + list(args)
-    with environment(env):
-        result = CliRunner().invoke(cli, command, obj=Runtime(spark))
+    logs = _ToCurrentStderr()
+    logging.getLogger().addHandler(logs)  # as main() does: the job's log lines go to stderr
+    try:
+        with environment(env):
+            result = CliRunner().invoke(cli, command, prog_name="rerate", obj=Runtime(spark))
+    finally:
+        logging.getLogger().removeHandler(logs)
     stderr = result.stderr
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         # escaped the group's own handling: show it, the test will fail on the exit code

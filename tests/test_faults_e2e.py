@@ -1,8 +1,9 @@
-"""Faults on a real `rerate` process and real files: killed at steps of the publish and of a
-rollback, an exception between write and publish, a full disk, an unwritable output. After each,
-the previous published state is unchanged, nothing partial is visible, and a rerun gives what an
-undisturbed run gives. (`make test-faults` runs the kills, the full disk and the long sweep: a
-crash before every step and 10 random kills.)
+"""Faults on `rerate` runs (a real process where one is killed) and real files: killed at steps
+of the publish and of a rollback, an exception between write and publish, a full disk, an
+unwritable output, a lock held by a live process. After each, the previous published state is
+unchanged, nothing partial is visible, and a rerun gives what an undisturbed run gives.
+(`make test-faults` runs the kills, the full disk and the long sweep: a crash before every step
+and 10 random kills.)
 """
 
 import json

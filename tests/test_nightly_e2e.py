@@ -1,4 +1,4 @@
-"""The real `rerate` command on a small generated ledger: outputs, policy rules, exit codes."""
+"""The `rerate` command on a small generated ledger: outputs, policy rules, exit codes."""
 
 import json
 import shutil
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from jobs.reporting.views import report_text
-from tests.e2e import read_table, report, rerate
+from tests.e2e import read_table, report, rerate, rerate_process
 from tests.two_nights import BEFORE as DAY_BEFORE
 from tests.two_nights import D as END
 from tests.two_nights import assert_same_as_undisturbed, fresh_output, run_d
@@ -66,6 +66,9 @@ def test_the_installed_command_publishes_as_a_scheduler_runs_it(world, tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"rerate run {END}: published (exit 0)")
     assert_same_as_undisturbed(world, out)
+    misused = rerate_process("run", "--date", "31/05/2026")
+    assert misused.returncode == 2 and "Usage: rerate run" in misused.stderr
+    assert "Traceback" not in misused.stderr
 
 
 def test_changes_are_the_diff_against_the_night_before(book):

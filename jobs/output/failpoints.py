@@ -1,4 +1,4 @@
-"""Named points where the fault-injection tests stop a real `rerate` process.
+"""Named points where the fault-injection tests stop or break a `rerate` run.
 
 `RERATE_FAILPOINT=kill@publish:3` kills the process with SIGKILL just before step 3 of a
 publish; `raise@staged` raises an exception there. `image@publish` copies the output folder
@@ -6,8 +6,8 @@ to `$RERATE_FAILPOINT_IMAGES/publish-N` before every step N of a publish and goe
 is what a crash at that point leaves on disk (every step before it is a finished file
 operation), so one run yields a crash image of every step. Several specs are separated by
 commas. Unset (always, in production), a failpoint does nothing. They exist so that the tests
-can prove, on a real process and real files, that a crash at any step of a publish or rollback
-leaves nothing partial behind.
+can prove, on real files (and, for a kill, a real process), that a crash at any step of a
+publish or rollback leaves nothing partial behind.
 """
 
 import os

@@ -58,7 +58,8 @@ class Publisher:
         folded: str,
         sorted_by: Mapping[str, tuple[str, ...]],
     ) -> str:
-        """Writes what this run carries to the next aside (output.carried_state), in order, in at
+        """Writes what this run carries to the next aside (jobs.output.carried_state), in
+        order, in at
         most as many files per table as a shuffle has partitions (appended rows add none), each
         file ordered by the table's `sorted_by` columns if it has some. A table given as a
         function is made from the staged state's folder (the tables before it are there)."""
@@ -71,7 +72,8 @@ class Publisher:
         return self.staged_state()
 
     def publish(self, run_date: date, report: dict) -> None:
-        """Makes the staged run the date's published run, through a journal (output.journal):
+        """Makes the staged run the date's published run, through a journal
+        (jobs.output.journal):
         the old report goes first (the date stops being published), the old partitions move to
         trash, the staged ones move in, the new report is written and the two `_SUCCESS`
         markers come last: the second one is the moment the run becomes visible."""
