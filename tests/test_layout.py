@@ -15,6 +15,7 @@ RANK = {
     "jobs.output": 4,
     "jobs.files": 3,
     "jobs.session": 2,
+    "jobs.run_report": 2,
     "jobs.config": 1,
     "jobs.outcome": 1,
     "transforms": 0,

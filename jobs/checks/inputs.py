@@ -23,6 +23,7 @@ from jobs.files.ledgers import (
 )
 from jobs.files.storage import Storage
 from jobs.outcome import ExitCode, Stop
+from jobs.run_report import Findings
 from transforms.validate import CHECKS, checked_after
 
 log = logging.getLogger(__name__)
@@ -48,18 +49,12 @@ class CheckedInputs:
             rows.unpersist()
 
 
-def record(report: dict, finding: gates.Finding) -> bool:
-    report["checks"].append(finding.as_check())
-    report["warnings"].extend(finding.warnings)
-    return finding.passed
-
-
 def check_inputs(
     spark: SparkSession,
     settings: Settings,
     storage: Storage,
     run_date: date,
-    report: dict,
+    report: Findings,
     choose_reading: Callable[[Readiness], Reading] | None = None,
 ) -> CheckedInputs:
     """Runs every input gate, recording each in the report; raises Stop at the first that
@@ -69,7 +64,7 @@ def check_inputs(
     inputs = InputLayout(settings.input_path)
     rules = settings.policy.guardrails
     readiness = check_readiness(storage, inputs, run_date)
-    report["inputs"] = {
+    report.inputs = {
         ledger: {
             **fingerprint(ledger, readiness.files.get(ledger, {})),
             "skipped_incomplete_partitions": readiness.skipped_incomplete.get(ledger, []),
@@ -77,7 +72,7 @@ def check_inputs(
         for ledger in EVENT_LEDGERS
     }
     snapshot = [readiness.accounts_day] if readiness.accounts_day else []
-    report["inputs"]["accounts"] = {
+    report.inputs["accounts"] = {
         "snapshot": readiness.accounts_day and readiness.accounts_day.isoformat(),
         **fingerprint(
             "accounts", {d: storage.list(inputs.partition("accounts", d)) for d in snapshot}
@@ -85,11 +80,11 @@ def check_inputs(
     }
     for ledger, skipped in readiness.skipped_incomplete.items():
         if skipped:
-            report["warnings"].append(
+            report.warnings.append(
                 f"{ledger}: partitions without _SUCCESS were not read: {skipped}"
             )
     ready = gates.Finding("input_ready", not readiness.problems, problems=readiness.problems)
-    if not record(report, ready):
+    if not report.record(ready):
         raise Stop(ExitCode.NOT_READY, "input not ready: " + "; ".join(readiness.problems))
 
     drift = [
@@ -98,7 +93,7 @@ def check_inputs(
         + [("accounts", readiness.accounts_day)]
         for problem in schema_drift(spark, storage, inputs, ledger, day)
     ]
-    if not record(report, gates.Finding("schema", not drift, problems=drift)):
+    if not report.record(gates.Finding("schema", not drift, problems=drift)):
         raise Stop(ExitCode.BAD_INPUT, "schema drift: " + "; ".join(drift))
 
     reading = choose_reading(readiness) if choose_reading else Reading(readiness.complete_days)
@@ -124,8 +119,8 @@ def check_inputs(
             checked, run_date, rules.max_reject_share, judged=EVENT_LEDGERS
         )
         for ledger, values in figures.items():
-            report["inputs"][ledger].update(values)
-        if not record(report, shares):
+            report.inputs[ledger].update(values)
+        if not report.record(shares):
             raise Stop(ExitCode.BAD_INPUT, "too many bad rows: " + "; ".join(shares.problems))
         volume = gates.volume(
             _volume_rows(spark, inputs, checked, reading, readiness, run_date, rules),
@@ -133,7 +128,7 @@ def check_inputs(
             rules,
             {ledger: readiness.complete_days[ledger] for ledger in EVENT_LEDGERS},
         )
-        if not record(report, volume):
+        if not report.record(volume):
             raise Stop(ExitCode.BAD_INPUT, "volume far off: " + "; ".join(volume.problems))
     except BaseException:
         result.unpersist()

@@ -21,12 +21,12 @@ from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 
 from jobs.checks.guardrails import judge_outputs, largest_cuts
-from jobs.checks.inputs import Reading, check_inputs, record
+from jobs.checks.inputs import Reading, check_inputs
 from jobs.config import Settings
 from jobs.files.layout import InputLayout, OutputLayout
 from jobs.files.ledgers import EVENT_LEDGERS
 from jobs.files.storage import Storage
-from jobs.outcome import STATUS, ExitCode, Stop, failure_reason, what_to_do
+from jobs.outcome import ExitCode, Stop, failure_reason
 from jobs.output.carried_state import (
     SORTED_BY,
     CarryPlan,
@@ -50,6 +50,7 @@ from jobs.output.publish import (
     write_report,
 )
 from jobs.reporting.summary import summarize_run
+from jobs.run_report import RunReport
 from transforms.carry import (
     WINDOWS_TABLE,
     Carried,
@@ -78,8 +79,26 @@ __all__ = ["ExitCode", "RunResult", "run_nightly"]
 @dataclass
 class RunResult:
     exit_code: ExitCode
-    report: dict
+    report: dict  # as written: the contract's report.json
     report_path: str
+
+
+@dataclass(kw_only=True)
+class Night:
+    """One attempt at a run date: what it was asked, and what it works with."""
+
+    spark: SparkSession
+    settings: Settings
+    run_date: date
+    storage: Storage
+    publisher: Publisher
+    report: RunReport
+    accept_anomaly: str | None
+    full_recompute: bool
+
+    @property
+    def out(self) -> OutputLayout:
+        return self.publisher.layout
 
 
 def code_version() -> str:
@@ -102,89 +121,75 @@ def run_nightly(
     attempt_id = new_attempt_id(started)
     storage = Storage(spark)
     out = OutputLayout(settings.output_path)
-    report: dict = {
-        "run_date": run_date.isoformat(),
-        "status": None,
-        "exit_code": None,
-        "reason": None,
-        "dry_run": dry_run,
-        "attempt_id": attempt_id,
-        "started_at": started.isoformat(timespec="seconds"),
-        "policy_version": settings.policy.version,
-        "code_version": code_version(),
-        "input": settings.input_path,
-        "output": settings.output_path,
-        "checks": [],
-        "warnings": [],
-    }
-    publisher = Publisher(storage, out, attempt_id)
+    report = RunReport(
+        run_date=run_date,
+        attempt_id=attempt_id,
+        started_at=started,
+        dry_run=dry_run,
+        policy_version=settings.policy.version,
+        code_version=code_version(),
+        input=settings.input_path,
+        output=settings.output_path,
+    )
+    night = Night(
+        spark=spark,
+        settings=settings,
+        run_date=run_date,
+        storage=storage,
+        publisher=Publisher(storage, out, attempt_id),
+        report=report,
+        accept_anomaly=accept_anomaly,
+        full_recompute=full_recompute,
+    )
     try:
         with output_lock(storage, out, attempt_id, f"run --date {run_date}") as taken_over:
             if taken_over:
-                report["warnings"].append(
-                    f"took over the lock of a process that died: {taken_over}"
-                )
-            return _attempt(
-                spark,
-                settings,
-                run_date,
-                report,
-                storage,
-                publisher,
-                accept_anomaly,
-                full_recompute,
-            )
+                report.warnings.append(f"took over the lock of a process that died: {taken_over}")
+            return _attempt(night)
     except OutputLocked as e:
-        report["reason"] = f"another run holds the output: {e}"
+        report.reason = f"another run holds the output: {e}"
     except Exception as e:  # noqa: BLE001 - the lock could not even be taken
-        report["reason"] = f"the output cannot be written: {failure_reason(e)}"
-    return _finish(storage, out, run_date, report, ExitCode.FAILURE, started, current=False)
+        report.reason = f"the output cannot be written: {failure_reason(e)}"
+    return _finish(night, ExitCode.FAILURE, current=False)
 
 
-def _attempt(
-    spark, settings, run_date, report, storage, publisher, accept_anomaly, full_recompute
-) -> RunResult:
-    out = publisher.layout
-    started = datetime.fromisoformat(report["started_at"])
-    dry_run = report["dry_run"]
+def _attempt(night: Night) -> RunResult:
+    report, out, storage = night.report, night.out, night.storage
     try:
         recovered = recover(storage, out)
         if recovered:
-            report["recovered"] = recovered
-            report["warnings"].extend(recovered)
-        _rerate(
-            spark, settings, run_date, report, storage, publisher, accept_anomaly, full_recompute
-        )
+            report.recovered = recovered
+            report.warnings.extend(recovered)
+        _rerate(night)
         failpoint("staged", out.root)
         code = ExitCode.PUBLISHED
     except Stop as stop:
-        code, report["reason"] = stop.code, stop.reason
+        code, report.reason = stop.code, stop.reason
     except Exception as e:  # noqa: BLE001 - any failure must still leave a report (exit 1)
-        code, report["reason"] = ExitCode.FAILURE, failure_reason(e)
-        report["traceback"] = traceback.format_exc()
-        log.error("run %s failed: %s", run_date, report["reason"])
-    if code == ExitCode.PUBLISHED and not dry_run:
-        _close(report, code, started)
+        code, report.reason = ExitCode.FAILURE, failure_reason(e)
+        report.traceback = traceback.format_exc()
+        log.error("run %s failed: %s", night.run_date, report.reason)
+    if code == ExitCode.PUBLISHED and not report.dry_run:
+        report.close(code)
         try:
-            publisher.publish(run_date, report)
+            night.publisher.publish(night.run_date, report.as_json())
             _forget_old_states(storage, out)
-            return RunResult(code, report, out.report(run_date))
+            return RunResult(code, report.as_json(), out.report(night.run_date))
         except Exception as e:  # noqa: BLE001 - the journal finishes the publish on the next run
-            code = ExitCode.FAILURE
-            report["reason"] = (
+            report.reason = (
                 f"publishing failed: {failure_reason(e)}; the next rerate run on this output "
                 "finishes or cleans up what it began"
             )
-            report["traceback"] = traceback.format_exc()
-            log.error("run %s: %s", run_date, report["reason"])
-            return _finish(storage, out, run_date, report, code, started, current=False)
+            report.traceback = traceback.format_exc()
+            log.error("run %s: %s", night.run_date, report.reason)
+            return _finish(night, ExitCode.FAILURE, current=False)
     try:
-        publisher.discard()
+        night.publisher.discard()
     except Exception as e:  # noqa: BLE001 - the next run deletes leftover staging
-        report["warnings"].append(f"could not delete the staging folder: {failure_reason(e)}")
+        report.warnings.append(f"could not delete the staging folder: {failure_reason(e)}")
     # A date's report.json stays the published run's, if it has one.
-    current = not dry_run and not _safely(lambda: is_published(storage, out, run_date), True)
-    return _finish(storage, out, run_date, report, code, started, current=current)
+    published = _safely(lambda: is_published(storage, out, night.run_date), True)
+    return _finish(night, code, current=not report.dry_run and not published)
 
 
 def _forget_old_states(storage, out) -> None:
@@ -203,68 +208,59 @@ def _safely(check, fallback):
         return fallback
 
 
-def _close(report: dict, code: ExitCode, started: datetime) -> None:
-    finished = datetime.now(UTC)
-    report["exit_code"] = int(code)
-    dry = report["dry_run"] and code == ExitCode.PUBLISHED
-    report["status"] = "dry_run" if dry else STATUS[code]
-    if code != ExitCode.PUBLISHED:
-        report["what_to_do"] = what_to_do(code, report["reason"])
-    report["finished_at"] = finished.isoformat(timespec="seconds")
-    report["duration_seconds"] = round((finished - started).total_seconds(), 1)
-
-
-def _finish(storage, out, run_date, report, code, started, *, current) -> RunResult:
+def _finish(night: Night, code: ExitCode, *, current: bool) -> RunResult:
     """Writes the attempt's report; if the output cannot take it, prints it on stderr."""
-    _close(report, code, started)
+    report = night.report
+    report.close(code)
     try:
-        return RunResult(
-            code, report, write_report(storage, out, run_date, report, current=current)
+        path = write_report(
+            night.storage, night.out, night.run_date, report.as_json(), current=current
         )
+        return RunResult(code, report.as_json(), path)
     except Exception as e:  # noqa: BLE001 - an unwritable output must not hide the report
-        report["warnings"].append(f"the report could not be written: {failure_reason(e)}")
-        log.debug("traceback of the failure: %s", report.get("traceback"))
-        shown = {k: v for k, v in report.items() if k != "traceback"}
+        report.warnings.append(f"the report could not be written: {failure_reason(e)}")
+        log.debug("traceback of the failure: %s", report.traceback)
+        shown = {k: v for k, v in report.as_json().items() if k != "traceback"}
         print(json.dumps(shown, indent=2, default=str), file=sys.stderr)
-        return RunResult(code, report, "(printed on stderr: the output could not be written)")
+        return RunResult(
+            code, report.as_json(), "(printed on stderr: the output could not be written)"
+        )
 
 
-def _rerate(
-    spark, settings, run_date, report, storage, publisher, accept_anomaly, full_recompute
-) -> None:
-    out = publisher.layout
-    policy = settings.policy
+def _rerate(night: Night) -> None:
+    spark, run_date, report, out = night.spark, night.run_date, night.report, night.out
+    storage, policy = night.storage, night.settings.policy
     previous_day = previous_published_run(storage, out, run_date)
-    report["bootstrap"] = previous_day is None
-    report["previous_run_date"] = previous_day and previous_day.isoformat()
+    report.bootstrap = previous_day is None
+    report.previous_run_date = previous_day
     planned: list[CarryPlan] = []
 
     def choose_reading(readiness) -> Reading:
         plan = plan_carry(
             spark,
             storage,
-            InputLayout(settings.input_path),
+            InputLayout(night.settings.input_path),
             out,
             readiness,
             previous_day,
-            full_recompute=full_recompute,
+            full_recompute=night.full_recompute,
         )
-        report["carried_state"] = plan.describe(out, run_date)
+        report.carried_state = plan.describe(out, run_date)
         planned.append(plan)
         return Reading(plan.read_days, plan.index)
 
     clock = _Phases(report)
     try:
-        inputs = check_inputs(spark, settings, storage, run_date, report, choose_reading)
+        inputs = check_inputs(spark, night.settings, storage, run_date, report, choose_reading)
         clock.lap("input_checks")
         checked = inputs.checked
         log.info(
             "run %s: %s; deciding against %s",
             run_date,
-            report["carried_state"]["mode"],
+            report.carried_state["mode"],
             previous_day or "initial limits (bootstrap)",
         )
-        state = _stage_carried_state(spark, publisher, planned[0], checked, run_date)
+        state = _stage_carried_state(spark, night.publisher, planned[0], checked, run_date)
         clock.lap("carried_state")
     finally:
         for plan in planned:
@@ -293,23 +289,22 @@ def _rerate(
         part = to_rejects(rows, ledger=ledger, run_date=run_date)
         rejects = part if rejects is None else rejects.unionByName(part)
 
+    publisher = night.publisher
     publisher.stage("limits", limits.orderBy("user_id"), partitions=4)
     publisher.stage("limit_changes", changes.orderBy("user_id"))
     publisher.stage("rejects", rejects.orderBy("ledger", "row_id"))
     clock.lap("decision")
     staged_limits = spark.read.parquet(publisher.staged("limits"))
     staged_changes = spark.read.parquet(publisher.staged("limit_changes"))
-    report["decisions"] = summarize_run(
+    report.decisions = summarize_run(
         staged_limits, staged_changes, [(b.name, b.min_score) for b in policy.limits.bands]
     )
-    report["outputs"] = {
-        t: out.partition(t, run_date) for t in ("limits", "limit_changes", "rejects")
-    }
+    report.outputs = {t: out.partition(t, run_date) for t in ("limits", "limit_changes", "rejects")}
     inputs.unpersist()
     decided.unpersist()
     clock.lap("summary")
     try:
-        _guard(report, previous_limits, staged_limits, staged_changes, policy, accept_anomaly)
+        _guard(report, previous_limits, staged_limits, staged_changes, policy, night.accept_anomaly)
     finally:
         clock.lap("guardrails")
 
@@ -317,8 +312,8 @@ def _rerate(
 class _Phases:
     """Seconds spent in each phase of the run, into the report's `phase_seconds`."""
 
-    def __init__(self, report: dict):
-        self.laps = report.setdefault("phase_seconds", {})
+    def __init__(self, report: RunReport):
+        self.laps = report.phase_seconds
         self.last = time.monotonic()
 
     def lap(self, phase: str) -> None:
@@ -373,11 +368,11 @@ def _stage_carried_state(spark, publisher, plan: CarryPlan, checked, run_date):
     return read_carried(spark, publisher.layout, State(path, folded))
 
 
-def _guard(report, previous_limits, limits, changes, policy, accept_anomaly) -> None:
+def _guard(report: RunReport, previous_limits, limits, changes, policy, accept_anomaly) -> None:
     """The output guardrails; exit 5 on any that fails, unless a person accepted the anomaly."""
-    if report["bootstrap"]:
+    if report.bootstrap:
         for name in ("adverse_share", "score_psi", "total_limit_change"):
-            report["checks"].append(
+            report.checks.append(
                 {
                     "name": name,
                     "passed": True,
@@ -387,19 +382,19 @@ def _guard(report, previous_limits, limits, changes, policy, accept_anomaly) -> 
             )
         return
     findings = judge_outputs(previous_limits, limits, changes, policy)
-    failed = [f for f in findings if not record(report, f)]
+    failed = [f for f in findings if not report.record(f)]
     if not failed:
         return
     problems = [p for f in failed for p in f.problems]
-    report["largest_cuts"] = largest_cuts(changes)
+    report.largest_cuts = largest_cuts(changes)
     if accept_anomaly:
-        report["accepted_anomaly"] = {
+        report.accepted_anomaly = {
             "checks": [f.name for f in failed],
             "findings": problems,
             "why": accept_anomaly,
             "accepted_by": f"{getpass.getuser()}@{socket.gethostname()}",
             "accepted_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        report["warnings"].append(f"published over the guardrails: {accept_anomaly}")
+        report.warnings.append(f"published over the guardrails: {accept_anomaly}")
         return
     raise Stop(ExitCode.BLOCKED, "guardrail: " + "; ".join(problems))

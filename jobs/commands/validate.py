@@ -9,20 +9,24 @@ from jobs.checks.inputs import check_inputs
 from jobs.config import Settings
 from jobs.files.storage import Storage
 from jobs.outcome import ExitCode, Stop
+from jobs.run_report import Findings
 
 
 def validate_inputs(spark: SparkSession, settings: Settings, run_date: date) -> tuple[int, dict]:
-    findings: dict = {
-        "run_date": run_date.isoformat(),
-        "input": settings.input_path,
-        "checks": [],
-        "warnings": [],
-        "reason": None,
-    }
-    code = ExitCode.PUBLISHED
+    """The exit code `rerate run` would get from its input, and what the checks found."""
+    findings = Findings()
+    code, reason = ExitCode.PUBLISHED, None
     try:
         check_inputs(spark, settings, Storage(spark), run_date, findings).unpersist()
     except Stop as stop:
-        code, findings["reason"] = stop.code, stop.reason
-    findings["exit_code"] = int(code)
-    return code, findings
+        code, reason = stop.code, stop.reason
+    shown = {
+        "run_date": run_date.isoformat(),
+        "input": settings.input_path,
+        "checks": findings.checks,
+        "warnings": findings.warnings,
+        "reason": reason,
+    }
+    if findings.inputs is not None:
+        shown["inputs"] = findings.inputs
+    return code, {**shown, "exit_code": int(code)}
