@@ -8,6 +8,7 @@ exit 1 with one line on stderr, and a usage error exit 2, through the same code.
 
 import logging
 import sys
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -23,10 +24,12 @@ OUR_LOGGERS = ("rerate", "jobs", "transforms")
 
 class Runtime:
     """What the commands of one invocation share: the SparkSession, made once from the first
-    command's settings unless the caller hands one in."""
+    command's settings unless the caller hands one in; and, if the caller hands one in, a
+    policy object (a draft: give it its own version) that replaces the profile's."""
 
-    def __init__(self, spark=None):
+    def __init__(self, spark=None, policy=None):
         self._spark = spark
+        self.policy = policy
 
     def spark(self, settings: Settings):
         if self._spark is None:
@@ -77,7 +80,8 @@ def _settings(ctx: click.Context) -> Settings:
         sys.exit(ExitCode.USAGE)
     for name in OUR_LOGGERS:
         logging.getLogger(name).setLevel(settings.log_level)
-    return settings
+    policy = ctx.find_object(Runtime).policy
+    return settings if policy is None else replace(settings, policy=policy)
 
 
 def _spark(settings: Settings):

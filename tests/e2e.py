@@ -6,6 +6,7 @@ test whose subject is a process (a SIGKILL, a crash image, the exit code cron se
 `rerate_process(...)`, which starts the installed command.
 """
 
+import dataclasses
 import json
 import logging
 import os
@@ -20,6 +21,8 @@ from click.testing import CliRunner
 from pyspark.sql import SparkSession
 
 from jobs.cli import LOG_FORMAT, Runtime, cli
+from jobs.config import load_policy
+from transforms.policy import Policy
 
 ROOT = Path(__file__).resolve().parent.parent
 RERATE = Path(sys.executable).parent / "rerate"
@@ -80,9 +83,10 @@ class _ToCurrentStderr(logging.Handler):
         sys.stderr.write(self.format(record) + "\n")
 
 
-def rerate(*args: str, conf: Path | None = None, env: dict | None = None):
+def rerate(*args: str, conf: Path | None = None, env: dict | None = None, policy=None):
     """`rerate [--conf CONF] ARGS` in this process; returns what a subprocess run would
-    (returncode, stdout, stderr). Needs the suite's SparkSession (the `spark` fixture)."""
+    (returncode, stdout, stderr). Needs the suite's SparkSession (the `spark` fixture).
+    `policy`, a Policy object, replaces the profile's (a variant: `policy_variant`)."""
     spark = SparkSession.getActiveSession()
     assert spark is not None, "in-process rerate needs the suite's `spark` fixture"
     failpoint = (env or {}).get("RERATE_FAILPOINT", "")
@@ -92,7 +96,8 @@ def rerate(*args: str, conf: Path | None = None, env: dict | None = None):
     logging.getLogger().addHandler(logs)  # as main() does: the job's log lines go to stderr
     try:
         with environment(env):
-            result = CliRunner().invoke(cli, command, prog_name="rerate", obj=Runtime(spark))
+            runtime = Runtime(spark, policy)
+            result = CliRunner().invoke(cli, command, prog_name="rerate", obj=runtime)
     finally:
         logging.getLogger().removeHandler(logs)
     stderr = result.stderr
@@ -102,6 +107,13 @@ def rerate(*args: str, conf: Path | None = None, env: dict | None = None):
     return subprocess.CompletedProcess(
         ["rerate", *command], result.exit_code, result.stdout, stderr
     )
+
+
+def policy_variant(**guardrails) -> Policy:
+    """The policy of conf/ with some guardrails changed, under a version that says so."""
+    policy = load_policy(ROOT / "conf" / "policy.toml")
+    changed = dataclasses.replace(policy.guardrails, **guardrails)
+    return dataclasses.replace(policy, version=f"{policy.version}-test", guardrails=changed)
 
 
 def rerate_process(
@@ -149,20 +161,14 @@ def run_date(
     *extra: str,
     env: dict | None = None,
     process: bool = False,
+    policy: Policy | None = None,
 ) -> subprocess.CompletedProcess:
     """`rerate run --date DAY`; in a new process when the test's subject is the process."""
-    return (rerate_process if process else rerate)(
-        "run",
-        "--date",
-        day,
-        "--input",
-        str(inputs),
-        "--output",
-        str(output),
-        *extra,
-        conf=conf,
-        env=env,
-    )
+    args = ("run", "--date", day, "--input", str(inputs), "--output", str(output), *extra)
+    if process:
+        assert policy is None, "a process reads its policy from the profile"
+        return rerate_process(*args, conf=conf, env=env)
+    return rerate(*args, conf=conf, env=env, policy=policy)
 
 
 def is_published(output: Path, day: str) -> bool:

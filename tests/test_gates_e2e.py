@@ -11,31 +11,21 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.e2e import (
-    ROOT,
     is_published,
+    policy_variant,
     read_table,
     report,
     rerate,
     run_date,
-    small_profile,
 )
 from tests.two_nights import BEFORE, D
 
 
 @pytest.fixture(scope="module")
 def world(world, tmp_path_factory):
-    """The shared ledger (400 accounts) with D-1 published in `base`, and a profile whose policy
-    judges volume from 20 rows a day (the default 200 suits a real book)."""
-    root = tmp_path_factory.mktemp("gates")
-    policy = root / "policy.toml"
-    policy.write_text(
-        (ROOT / "conf" / "policy.toml")
-        .read_text()
-        .replace("volume_min_rows = 200", "volume_min_rows = 20")
-    )
-    conf = small_profile(root)
-    conf.write_text(conf.read_text() + f'[paths]\npolicy = "{policy}"\n')
-    return {"conf": conf, "input": world["input"], "base": world["base"]}
+    """The shared ledger (400 accounts) with D-1 published in `base`, and a policy that judges
+    volume from 20 rows a day (the default 200 suits a real book)."""
+    return {**world, "policy": policy_variant(volume_min_rows=20)}
 
 
 def copy(world, tmp_path: Path) -> tuple[Path, Path]:
@@ -67,6 +57,7 @@ def test_a_normal_day_passes_validate_with_the_volume_judged(world):
         "--input",
         str(world["input"]),
         conf=world["conf"],
+        policy=world["policy"],
     )
     assert as_json.returncode == 0, as_json.stderr
     volume = check(json.loads(as_json.stdout), "volume")
@@ -76,13 +67,15 @@ def test_a_normal_day_passes_validate_with_the_volume_judged(world):
 def test_a_half_written_partition_is_refused_with_exit_4(world, tmp_path):
     inputs, out = copy(world, tmp_path)
     rewrite(inputs / "transactions" / f"dt={D}", lambda rows: rows.slice(0, len(rows) // 3))
-    refused = run_date(D, inputs, out, world["conf"])
+    refused = run_date(D, inputs, out, world["conf"], policy=world["policy"])
     assert refused.returncode == 4, refused.stderr
     assert "volume far off: transactions" in refused.stderr and "what to do" in refused.stderr
     r = report(out, D)
     assert r["status"] == "bad_input" and not check(r, "volume")["passed"]
     assert not is_published(out, D) and is_published(out, BEFORE)
-    validated = rerate("validate", "--date", D, "--input", str(inputs), conf=world["conf"])
+    validated = rerate(
+        "validate", "--date", D, "--input", str(inputs), conf=world["conf"], policy=world["policy"]
+    )
     assert validated.returncode == 4 and "volume" in validated.stdout
 
 
@@ -95,7 +88,7 @@ def test_a_feed_replayed_with_new_ids_is_refused_with_exit_4(world, tmp_path):
     # Written by pandas, the replay's nullable int column comes out as double: schema drift,
     # found even though the partition's other file is right.
     replay.to_parquet(partition / "replayed.parquet", index=False)
-    drifted = run_date(D, inputs, out, world["conf"])
+    drifted = run_date(D, inputs, out, world["conf"], policy=world["policy"])
     assert drifted.returncode == 4, drifted.stderr
     assert (
         "transactions.installments: expected int, found double (in replayed.parquet)"
@@ -106,7 +99,7 @@ def test_a_feed_replayed_with_new_ids_is_refused_with_exit_4(world, tmp_path):
         pa.Table.from_pandas(replay, schema=original.schema, preserve_index=False),
         partition / "replayed.parquet",
     )
-    refused = run_date(D, inputs, out, world["conf"])
+    refused = run_date(D, inputs, out, world["conf"], policy=world["policy"])
     assert refused.returncode == 4, refused.stderr
     volume = check(report(out, D), "volume")
     assert not volume["passed"]
@@ -120,7 +113,7 @@ def test_a_master_that_would_suspend_everyone_is_blocked_until_a_person_accepts(
         rows.schema.get_field_index("status"), "status", [["frozen"] * len(rows)]
     )
     rewrite(inputs / "accounts" / f"dt={D}", frozen)
-    blocked = run_date(D, inputs, out, world["conf"])
+    blocked = run_date(D, inputs, out, world["conf"], policy=world["policy"])
     assert blocked.returncode == 5, blocked.stderr
     r = report(out, D)
     assert r["status"] == "blocked"
@@ -132,7 +125,8 @@ def test_a_master_that_would_suspend_everyone_is_blocked_until_a_person_accepts(
     assert not is_published(out, D) and is_published(out, BEFORE)
 
     accepted = run_date(
-        D, inputs, out, world["conf"], "--quiet", "--accept-anomaly", "fraud sweep, ticket 42"
+        *(D, inputs, out, world["conf"], "--quiet", "--accept-anomaly", "fraud sweep, ticket 42"),
+        policy=world["policy"],
     )
     assert accepted.returncode == 0, accepted.stderr
     r = report(out, D)

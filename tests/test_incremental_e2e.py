@@ -18,7 +18,7 @@ from jobs.files.ledgers import check_readiness
 from jobs.files.storage import Storage
 from jobs.output.carried_state import FORMAT, _read_state, plan_carry, read_carried
 from jobs.output.publish import Publisher
-from tests.e2e import ROOT, report, run_date, small_profile, table_rows
+from tests.e2e import policy_variant, report, run_date, table_rows
 from tests.two_nights import BEFORE, TABLES, D
 from transforms.carry import BILLS_TABLE
 
@@ -102,14 +102,7 @@ def _add_repayments(inputs) -> None:
 @pytest.fixture(scope="module")
 def nights(world, tmp_path_factory):
     root = tmp_path_factory.mktemp("incremental")
-    policy = root / "policy.toml"
-    policy.write_text(  # the added bad rows are more than 1 % of a 400-account day
-        (ROOT / "conf" / "policy.toml")
-        .read_text()
-        .replace("max_reject_share = 0.01", "max_reject_share = 0.5")
-    )
-    conf = small_profile(root)
-    conf.write_text(conf.read_text() + f'[paths]\npolicy = "{policy}"\n')
+    policy = policy_variant(max_reject_share=0.5)  # the added bad rows: > 1 % of a small day
     inputs = root / "input"
     shutil.copytree(world["input"], inputs)
     late_ids = _add_transactions(inputs)
@@ -118,7 +111,7 @@ def nights(world, tmp_path_factory):
     for out in outputs.values():
         shutil.copytree(world["base"], out)
     for out, extra in ((outputs["incremental"], ()), (outputs["full"], ("--full-recompute",))):
-        ran = run_date(D, inputs, out, conf, "--quiet", *extra)
+        ran = run_date(D, inputs, out, world["conf"], "--quiet", *extra, policy=policy)
         assert ran.returncode == 0, ran.stderr
     return {**outputs, "input": inputs, "late_ids": late_ids, "reference": world["reference"]}
 
