@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from pyspark.sql import functions as F
 
+from jobs.checks.rows import check_rows
 from transforms.carry import (
     REPAYMENT_COLUMNS,
     Carried,
@@ -18,7 +19,6 @@ from transforms.carry import (
 )
 from transforms.features import aggregate_repayment_behaviour
 from transforms.validate import (
-    CHECKS,
     checked_after,
     extend_index,
     id_index,
@@ -234,16 +234,16 @@ def test_checking_against_the_index_equals_checking_with_the_whole_ledger(spark)
     new_night = F.col("dt") == F.lit(date(2026, 6, 2))
     for ledger, whole in (("transactions", _txns(spark)), ("repayments", _repayments(spark))):
         earlier, new = whole.filter(~new_night), whole.filter(new_night)
-        expected = whole.transform(CHECKS[ledger]).filter(new_night)
-        index = id_index(earlier.transform(CHECKS[ledger]), ledger=ledger)
+        expected = check_rows(whole, ledger=ledger).filter(new_night)
+        index = id_index(check_rows(earlier, ledger=ledger), ledger=ledger)
         got = checked_after(index, new, ledger=ledger)
         assert verdicts(got) == verdicts(expected), ledger
         extended = extend_index(index, got, ledger=ledger)
         assert sorted(map(str, extended.collect())) == sorted(
-            map(str, id_index(whole.transform(CHECKS[ledger]), ledger=ledger).collect())
+            map(str, id_index(check_rows(whole, ledger=ledger), ledger=ledger).collect())
         )
 
-    whole_index = id_index(_txns(spark).transform(CHECKS["transactions"]), ledger="transactions")
+    whole_index = id_index(check_rows(_txns(spark), ledger="transactions"), ledger="transactions")
     june = date(2026, 6, 1), date(2026, 6, 2)
     assert sorted(
         (r["txn_id"], r["dt"], r["source_file"], r["source_row"]) for r in whole_index.collect()
@@ -254,7 +254,7 @@ def test_checking_against_the_index_equals_checking_with_the_whole_ledger(spark)
         for r in verdicts(
             checked_after(
                 id_index(
-                    _repayments(spark).filter(~new_night).transform(CHECKS["repayments"]),
+                    check_rows(_repayments(spark).filter(~new_night), ledger="repayments"),
                     ledger="repayments",
                 ),
                 _repayments(spark).filter(new_night),

@@ -7,6 +7,8 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
+from jobs.checks import rows as row_checks
+from jobs.checks.rows import check_rows
 from transforms import validate
 from transforms.schemas import ACCOUNTS, REPAYMENTS, TRANSACTIONS
 from transforms.validate import (
@@ -14,9 +16,6 @@ from transforms.validate import (
     REJECT_REASON,
     id_index,
     to_rejects,
-    with_account_checks,
-    with_repayment_checks,
-    with_transaction_checks,
 )
 
 D = date(2026, 3, 10)
@@ -50,7 +49,7 @@ def test_each_transaction_rule_gives_its_reason(spark):
         ("plan_on_wallet", 1, T0, "purchase", a, "wallet", 3, D, "f1", 11),
         ("ok", 1, T0, "purchase", a, "credit", 1, D, "f1", 12),
     ]
-    checked = with_transaction_checks(ledger(spark, TRANSACTIONS, rows))
+    checked = check_rows(ledger(spark, TRANSACTIONS, rows), ledger="transactions")
     got = reasons(checked, "source_row")
     assert got == dict(
         enumerate(
@@ -84,7 +83,7 @@ def copied_ids(request, monkeypatch):
             validate, "_key_hash", lambda key: F.lit(0).cast("long").alias(KEY_HASH)
         )
     if request.param == "sort":
-        monkeypatch.setattr(validate, "MAX_BROADCAST_KEYS", 0)
+        monkeypatch.setattr(row_checks, "MAX_BROADCAST_KEYS", 0)
     return request.param
 
 
@@ -97,7 +96,7 @@ def test_the_copy_recorded_first_is_kept(spark, copied_ids):
         ("t1", 1, T0, "purchase", a, "wallet", None, date(2026, 3, 11), "b.parquet", 9),
         ("t2", 1, T0, "purchase", a, "wallet", None, date(2026, 3, 12), "a.parquet", 1),
     ]
-    checked = with_transaction_checks(ledger(spark, TRANSACTIONS, rows))
+    checked = check_rows(ledger(spark, TRANSACTIONS, rows), ledger="transactions")
     kept = checked.filter(F.col(REJECT_REASON).isNull()).select(
         "txn_id", "source_file", "source_row"
     )
@@ -134,7 +133,7 @@ def test_each_repayment_rule_gives_its_reason(spark, copied_ids):
         ("b4again", 4, "BL4", "bill", a, due, T0, D, "f", 18),
         ("other4", 5, "BL4", "payment", a, None, T0, D, "f", 19),
     ]
-    got = reasons(with_repayment_checks(ledger(spark, REPAYMENTS, rows)), "source_row")
+    got = reasons(check_rows(ledger(spark, REPAYMENTS, rows), ledger="repayments"), "source_row")
     assert got == {
         0: None,
         1: None,
@@ -172,7 +171,7 @@ def test_each_account_rule_gives_its_reason(spark, copied_ids):
         (6, opened, limit, "paused", D, "f", 6),
         (1, opened, limit, "frozen", D, "f", 7),
     ]
-    got = reasons(with_account_checks(ledger(spark, ACCOUNTS, rows)), "source_row")
+    got = reasons(check_rows(ledger(spark, ACCOUNTS, rows), ledger="accounts"), "source_row")
     assert got == {
         0: None,
         1: "NULL_USER_ID",
@@ -192,7 +191,7 @@ def test_rejects_list_the_days_refused_rows_with_their_whole_record(spark):
         ("new_bad", 7, T0, "purchase", a, "cash", None, D, "f", 0),
         ("good", 1, T0, "purchase", a, "wallet", None, D, "f", 1),
     ]
-    checked = with_transaction_checks(ledger(spark, TRANSACTIONS, rows))
+    checked = check_rows(ledger(spark, TRANSACTIONS, rows), ledger="transactions")
     rejects = to_rejects(checked, ledger="transactions", run_date=D)
     expected = spark.createDataFrame(
         [(D, "transactions", "new_bad", "UNKNOWN_PAYMENT_METHOD")],

@@ -95,10 +95,6 @@ def _is_later_copy(key: str, valid: Column) -> Column:
     return valid & (F.row_number().over(order) > 1)
 
 
-# Up to this many keys worth a closer look (ids seen twice, bills with two bill rows or two
-# users) are broadcast to every task; beyond it (a replayed ledger) the rows are sorted by key
-# instead, one shuffle of whole rows rather than two.
-MAX_BROADCAST_KEYS = 500_000
 KEY_HASH = "_key_hash"
 
 
@@ -106,19 +102,6 @@ def _key_hash(key: str) -> Column:
     """A long standing in for the key while keys are counted: cheaper to shuffle and group than
     a string. Two keys sharing a hash are only both looked at closely, by their own value."""
     return F.xxhash64(key).alias(KEY_HASH)
-
-
-def _few(hashes: DataFrame) -> DataFrame | None:
-    """The key hashes worth a closer look, or None when more than MAX_BROADCAST_KEYS.
-
-    They are brought to the driver (a small job it waits for; nothing when the ledger is clean)
-    and handed back as a table the plan holds: unlike a cached or locally checkpointed result,
-    it is not lost with an executor.
-    """
-    found = hashes.limit(MAX_BROADCAST_KEYS + 1).toArrow()
-    if found.num_rows > MAX_BROADCAST_KEYS:
-        return None
-    return hashes.sparkSession.createDataFrame(found)
 
 
 def _rows_hashed_in(rows: DataFrame, key: str, hashes: DataFrame) -> DataFrame:
@@ -139,25 +122,41 @@ def _with_found(rows: DataFrame, found: DataFrame, key: str, *columns: Column) -
     )
 
 
+# The id of each ledger, and which rows have one.
+IDS = {
+    "transactions": ("txn_id", lambda: ~_blank("txn_id")),
+    "repayments": ("entry_id", lambda: ~_blank("entry_id")),
+    "accounts": ("user_id", lambda: F.col("user_id").isNotNull()),
+}
+
+
+def closer_look(rows: DataFrame, *, ledger: str) -> dict[str, DataFrame]:
+    """The keys of a ledger's rows worth a closer look, by the name of the check function's
+    parameter that takes them: `repeated`, the hashes of ids seen twice, and, of repayments,
+    `troubled`, the hashes of bills with two `bill` rows or two users. Nearly every id occurs
+    once: counting the ids alone (a one-column aggregate) finds them without sorting the
+    ledger's whole rows. The caller brings them to the driver, if they are few."""
+    key, has_key = IDS[ledger]
+    repeated = rows.filter(has_key()).groupBy(_key_hash(key)).count()
+    keys = {"repeated": repeated.filter(F.col("count") > 1).select(KEY_HASH)}
+    if ledger == "repayments":
+        keys["troubled"] = _troubled_bills(rows)
+    return keys
+
+
 def with_first_of_id(
-    rows: DataFrame, key: str, has_key: Column, *, few_rows: bool = False
+    rows: DataFrame, key: str, has_key: Column, *, repeated: DataFrame | None = None
 ) -> DataFrame:
     """Adds FIRST_OF_ID: whether the row, one where `has_key`, is its id's first recorded row.
 
-    Nearly every id occurs once, so the ids are counted alone (a one-column aggregate) instead
-    of sorting the ledger's whole rows by id; only the ids seen twice have their first row found.
-    `few_rows` (a night's rows) are sorted by id at once: cheaper than a job to count them.
+    `repeated` (closer_look, brought to the driver): only the ids with those hashes have their
+    first row found, by their own value; None sorts every row by id (a night's few rows, or a
+    replayed ledger with too many ids seen twice to broadcast).
     """
-    ids = rows.filter(has_key)
-    copied = None
-    if not few_rows:
-        copied = _few(
-            ids.groupBy(_key_hash(key)).count().filter(F.col("count") > 1).select(KEY_HASH)
-        )
-    if copied is None:
+    if repeated is None:
         return rows.withColumn(FIRST_OF_ID, has_key & ~_is_later_copy(key, has_key))
     firsts = (
-        _rows_hashed_in(ids, key, copied)
+        _rows_hashed_in(rows.filter(has_key), key, repeated)
         .groupBy(key)
         .agg(F.min(F.struct(*SOURCE_COLUMNS)).alias("_first_source"))
     )
@@ -165,8 +164,11 @@ def with_first_of_id(
     return _with_found(rows, firsts, key, (has_key & first).alias(FIRST_OF_ID))
 
 
-def with_transaction_checks(transactions: DataFrame, *, few_rows: bool = False) -> DataFrame:
-    """Adds `reject_reason`: null for a good row, else the first rule it breaks."""
+def with_transaction_checks(
+    transactions: DataFrame, *, repeated: DataFrame | None = None
+) -> DataFrame:
+    """Adds `reject_reason`: null for a good row, else the first rule it breaks. `repeated`:
+    as with_first_of_id takes it."""
     credit = F.col("payment_method") == "credit"
     first_of_id = F.col(FIRST_OF_ID)
     rules = [
@@ -186,22 +188,16 @@ def with_transaction_checks(transactions: DataFrame, *, few_rows: bool = False) 
         ("DUPLICATE_ID", ~_blank("txn_id") & ~first_of_id),
     ]
     return with_first_of_id(
-        transactions, "txn_id", ~_blank("txn_id"), few_rows=few_rows
+        transactions, "txn_id", ~_blank("txn_id"), repeated=repeated
     ).withColumn(REJECT_REASON, _first_reason(rules))
 
 
-def _with_bill_owner(repayments: DataFrame, *, few_rows: bool) -> DataFrame:
-    """Adds the bill rules' two facts to each row: `_owner`, the user of its bill's first `bill`
-    row (null where every row of the bill has one user, so none can mismatch), and
-    `_later_bill`, whether it is a `bill` row of a bill whose first `bill` row came before.
-
-    Only bills with two `bill` rows or two users are looked at row by row: they are found by
-    an aggregate over the bill ids, like the ids seen twice.
-    """
-    bill_row = F.col(FIRST_OF_ID) & (F.col("entry_type") == "bill") & F.col("bill_id").isNotNull()
-    if few_rows:
-        return _with_bill_owner_sorted(repayments, bill_row)
-    troubled = _few(
+def _troubled_bills(repayments: DataFrame) -> DataFrame:
+    """The hashes of bills with two `bill` rows or two users: an aggregate over the bill ids,
+    like the ids seen twice. Counted over every `bill` row, a copied id's too: a few more bills
+    looked at row by row than need it, never one fewer."""
+    bill_row = (F.col("entry_type") == "bill") & F.col("bill_id").isNotNull()
+    return (
         repayments.filter(F.col("bill_id").isNotNull())
         .groupBy(_key_hash("bill_id"))
         .agg(
@@ -212,6 +208,17 @@ def _with_bill_owner(repayments: DataFrame, *, few_rows: bool) -> DataFrame:
         .filter((F.col("bill_rows") > 1) | (F.col("low") != F.col("high")))
         .select(KEY_HASH)
     )
+
+
+def _with_bill_owner(repayments: DataFrame, *, troubled: DataFrame | None) -> DataFrame:
+    """Adds the bill rules' two facts to each row: `_owner`, the user of its bill's first `bill`
+    row (null where every row of the bill has one user, so none can mismatch), and
+    `_later_bill`, whether it is a `bill` row of a bill whose first `bill` row came before.
+
+    With `troubled` (closer_look), only those bills are looked at row by row; None sorts every
+    row by bill.
+    """
+    bill_row = F.col(FIRST_OF_ID) & (F.col("entry_type") == "bill") & F.col("bill_id").isNotNull()
     if troubled is None:
         return _with_bill_owner_sorted(repayments, bill_row)
     user_known = F.col("user_id").isNotNull()
@@ -246,9 +253,14 @@ def _with_bill_owner_sorted(repayments: DataFrame, bill_row: Column) -> DataFram
     )
 
 
-def with_repayment_checks(repayments: DataFrame, *, few_rows: bool = False) -> DataFrame:
+def with_repayment_checks(
+    repayments: DataFrame,
+    *,
+    repeated: DataFrame | None = None,
+    troubled: DataFrame | None = None,
+) -> DataFrame:
     """Adds `reject_reason`. A bill's first `bill` row owns its id and user; later ones are
-    refused."""
+    refused. `repeated` and `troubled`: as closer_look finds them, or None to sort."""
     is_bill = F.col("entry_type") == "bill"
     has_id = ~_blank("entry_id")
     owner = F.col("_owner")
@@ -268,14 +280,14 @@ def with_repayment_checks(repayments: DataFrame, *, few_rows: bool = False) -> D
         ("BILL_USER_MISMATCH", owner.isNotNull() & (owner != F.col("user_id"))),
     ]
     return (
-        with_first_of_id(repayments, "entry_id", has_id, few_rows=few_rows)
-        .transform(_with_bill_owner, few_rows=few_rows)
+        with_first_of_id(repayments, "entry_id", has_id, repeated=repeated)
+        .transform(_with_bill_owner, troubled=troubled)
         .withColumn(REJECT_REASON, _first_reason(rules))
         .drop("_owner", "_later_bill")
     )
 
 
-def with_account_checks(accounts: DataFrame) -> DataFrame:
+def with_account_checks(accounts: DataFrame, *, repeated: DataFrame | None = None) -> DataFrame:
     """Adds `reject_reason` to one snapshot of the account master."""
     has_id = F.col("user_id").isNotNull()
     rules = [
@@ -288,7 +300,7 @@ def with_account_checks(accounts: DataFrame) -> DataFrame:
         ("DUPLICATE_ID", has_id & ~F.col(FIRST_OF_ID)),
     ]
     return (
-        with_first_of_id(accounts, "user_id", has_id)
+        with_first_of_id(accounts, "user_id", has_id, repeated=repeated)
         .withColumn(REJECT_REASON, _first_reason(rules))
         .drop(FIRST_OF_ID)
     )
@@ -375,7 +387,7 @@ def checked_after(index: DataFrame, rows: DataFrame, *, ledger: str) -> DataFram
     )
     return (
         stand_ins.unionByName(rows.withColumn("_earlier", F.lit(False)))
-        .transform(CHECKS[ledger], few_rows=True)
+        .transform(CHECKS[ledger])  # few rows: sorted by id and bill
         .filter(~F.col("_earlier"))
         .drop("_earlier")
     )

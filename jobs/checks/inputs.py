@@ -11,6 +11,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
 from jobs.checks import gates
+from jobs.checks.rows import check_rows
 from jobs.config import Settings
 from jobs.files.layout import InputLayout
 from jobs.files.ledgers import (
@@ -24,7 +25,7 @@ from jobs.files.ledgers import (
 from jobs.files.storage import Storage
 from jobs.outcome import ExitCode, Stop
 from jobs.run_report import Findings
-from transforms.validate import CHECKS, checked_after
+from transforms.validate import checked_after
 
 log = logging.getLogger(__name__)
 
@@ -108,11 +109,9 @@ def check_inputs(
         ledger: _checked(spark, inputs, ledger, reading).persist(StorageLevel.MEMORY_AND_DISK)
         for ledger in EVENT_LEDGERS
     }
-    checked["accounts"] = (
-        read_ledger(spark, inputs, "accounts", snapshot)
-        .transform(CHECKS["accounts"])
-        .persist(StorageLevel.MEMORY_AND_DISK)
-    )
+    checked["accounts"] = check_rows(
+        read_ledger(spark, inputs, "accounts", snapshot), ledger="accounts"
+    ).persist(StorageLevel.MEMORY_AND_DISK)
     result = CheckedInputs(readiness, checked)
     try:
         shares, figures = gates.reject_share(
@@ -140,7 +139,7 @@ def _checked(spark: SparkSession, inputs: InputLayout, ledger: str, reading: Rea
     rows = read_ledger(spark, inputs, ledger, reading.days[ledger])
     if ledger in reading.index:
         return checked_after(reading.index[ledger], rows, ledger=ledger)
-    return rows.transform(CHECKS[ledger])
+    return check_rows(rows, ledger=ledger)
 
 
 def _volume_rows(spark, inputs, checked, reading, readiness, run_date, rules) -> dict:

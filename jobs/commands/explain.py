@@ -11,7 +11,7 @@ from datetime import date
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from jobs.checks.inputs import CHECKS
+from jobs.checks.rows import check_rows
 from jobs.config import Settings
 from jobs.files.layout import InputLayout, OutputLayout
 from jobs.files.ledgers import EVENT_LEDGERS, check_readiness, read_ledger
@@ -59,7 +59,7 @@ def _recompute(spark, settings, storage, out, run_date, user_id):
     def accepted(ledger: str, days: list[date]):
         # Checked on the whole ledger (a duplicate id may belong to another account), then cut.
         return accepted_rows(
-            read_ledger(spark, inputs, ledger, days).transform(CHECKS[ledger])
+            check_rows(read_ledger(spark, inputs, ledger, days), ledger=ledger)
         ).filter(mine)
 
     previous_day = previous_published_run(storage, out, run_date)
