@@ -172,9 +172,10 @@ def _attempt(night: Night) -> RunResult:
     if code == ExitCode.PUBLISHED and not report.dry_run:
         report.close(code)
         try:
-            night.publisher.publish(night.run_date, report.as_json())
+            written = report.as_json()
+            night.publisher.publish(night.run_date, written)
             _forget_old_states(storage, out)
-            return RunResult(code, report.as_json(), out.report(night.run_date))
+            return RunResult(code, written, out.report(night.run_date))
         except Exception as e:  # noqa: BLE001 - the journal finishes the publish on the next run
             report.reason = (
                 f"publishing failed: {failure_reason(e)}; the next rerate run on this output "
@@ -213,10 +214,9 @@ def _finish(night: Night, code: ExitCode, *, current: bool) -> RunResult:
     report = night.report
     report.close(code)
     try:
-        path = write_report(
-            night.storage, night.out, night.run_date, report.as_json(), current=current
-        )
-        return RunResult(code, report.as_json(), path)
+        written = report.as_json()
+        path = write_report(night.storage, night.out, night.run_date, written, current=current)
+        return RunResult(code, written, path)
     except Exception as e:  # noqa: BLE001 - an unwritable output must not hide the report
         report.warnings.append(f"the report could not be written: {failure_reason(e)}")
         log.debug("traceback of the failure: %s", report.traceback)
