@@ -140,6 +140,7 @@ def load_policy(path: Path) -> Policy:
                 {
                     "max_reject_share",
                     "max_adverse_share",
+                    "max_increase_share",
                     "volume_weeks",
                     "volume_months",
                     "volume_min_rows",
@@ -169,6 +170,7 @@ def _limit_rules(data: dict[str, Any]) -> LimitRules:
         "decrease_margin_points",
         "cash_out_days",
         "cash_out_utilization",
+        "decrease_notice_days",
     }
     t = _table(data, "limits", keys)
     step = _money(t, "limits.limit_step", positive=True)
@@ -194,6 +196,7 @@ def _limit_rules(data: dict[str, Any]) -> LimitRules:
         decrease_margin_points=_int(t, "limits.decrease_margin_points", low=0),
         cash_out_days=_int(t, "limits.cash_out_days", low=0),
         cash_out_utilization=_ratio(t, "limits.cash_out_utilization"),
+        decrease_notice_days=_int(t, "limits.decrease_notice_days", low=1),
         bands=_bands(data, step, low, high),
     )
     if rules.min_increase_ratio > rules.max_increase_ratio:
@@ -238,6 +241,7 @@ def _guardrails(t: dict[str, Any]) -> Guardrails:
     g = Guardrails(
         max_reject_share=float(_ratio(t, "guardrails.max_reject_share")),
         max_adverse_share=float(_ratio(t, "guardrails.max_adverse_share")),
+        max_increase_share=float(_ratio(t, "guardrails.max_increase_share")),
         volume_weeks=_int(t, "guardrails.volume_weeks", low=1),
         volume_months=_int(t, "guardrails.volume_months", low=0),
         volume_min_rows=_int(t, "guardrails.volume_min_rows", low=1),

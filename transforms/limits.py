@@ -33,8 +33,20 @@ DECISION_REASONS = (
     LIMIT_POLICY_RANGE,
 )
 
-# The values of `d_step`: which rule decided the account.
-STEPS = ("closed", "suspend", "stay_suspended", "reinstate", "increase", "decrease", "hold")
+# The values of `d_step`: which rule decided the account. A cut short of suspension is first
+# announced (`announce`: the limit is held), waits out its notice (`notice_pending`), then applies
+# (`decrease`); see transforms.notices.
+STEPS = (
+    "closed",
+    "suspend",
+    "stay_suspended",
+    "reinstate",
+    "increase",
+    "announce",
+    "notice_pending",
+    "decrease",
+    "hold",
+)
 
 
 def _amount(value: Decimal) -> Column:
@@ -188,7 +200,7 @@ def decide_limits(scored: DataFrame, *, rules: LimitRules, as_of: date) -> DataF
     )
 
     was_suspended = F.col("old_status") == "suspended"
-    step = (
+    wish = (
         F.when(F.col("status") == "closed", "closed")
         .when(F.col("d_frozen") | F.col("d_delinquent"), "suspend")
         .when(was_suspended & F.col("d_can_reinstate"), "reinstate")
@@ -198,12 +210,23 @@ def decide_limits(scored: DataFrame, *, rules: LimitRules, as_of: date) -> DataF
         .when(F.col("d_wants_cut"), "decrease")
         .otherwise("hold")
     )
+    # No cut without notice: a wished cut is announced, waits `decrease_notice_days`, and then
+    # applies, never deeper than announced. Only an account active in the previous run carries a
+    # notice (a closed account that reopens starts afresh).
+    pending = F.col("pending_effective_date").isNotNull() & (F.col("prev_status") == "active")
+    step = (
+        F.when(F.col("d_wish") != "decrease", F.col("d_wish"))
+        .when(~pending, "announce")
+        .when(as_of_lit < F.col("pending_effective_date"), "notice_pending")
+        .when(F.col("d_apply_to") < F.col("d_held"), "decrease")
+        .otherwise("hold")
+    )
+    cut_limit = F.when(F.col("d_cash_out"), F.col("d_cut_floor")).otherwise(F.col("d_cut_to"))
     new_limit = (
         F.when(F.col("d_step").isin("closed", "suspend", "stay_suspended"), zero)
         .when(F.col("d_step") == "reinstate", F.col("d_reinstate_limit"))
         .when(F.col("d_step") == "increase", F.col("d_raise_to"))
-        .when((F.col("d_step") == "decrease") & F.col("d_cash_out"), F.col("d_cut_floor"))
-        .when(F.col("d_step") == "decrease", F.col("d_cut_to"))
+        .when(F.col("d_step") == "decrease", F.col("d_apply_to"))
         .otherwise(F.col("d_held"))
     )
     limit_status = (
@@ -211,14 +234,30 @@ def decide_limits(scored: DataFrame, *, rules: LimitRules, as_of: date) -> DataF
         .when(F.col("d_step").isin("suspend", "stay_suspended"), "suspended")
         .otherwise("active")
     )
-    return wishes.withColumn("d_step", step).withColumns(
-        {
-            "credit_limit": new_limit.cast(AMOUNT),
-            "limit_status": limit_status,
-            "segment": F.when(F.col("d_dormant") & (F.col("d_step") != "closed"), F.lit("dormant")),
-            "account_reasons": _account_reasons(),
-            "change_reasons": _change_reasons(),
-        }
+    return (
+        wishes.withColumns(
+            {
+                "d_wish": wish,
+                "d_has_notice": pending,
+                "d_cut_limit": cut_limit.cast(AMOUNT),
+                "d_apply_to": F.greatest(
+                    cut_limit, F.coalesce(F.col("pending_proposed_limit"), cut_limit)
+                ).cast(AMOUNT),
+            }
+        )
+        .withColumn("d_step", step)
+        .withColumns(
+            {
+                "credit_limit": new_limit.cast(AMOUNT),
+                "limit_status": limit_status,
+                "segment": F.when(
+                    F.col("d_dormant") & (F.col("d_step") != "closed"), F.lit("dormant")
+                ),
+                "account_reasons": _account_reasons(),
+                "change_reasons": _change_reasons(),
+                "cut_reasons": _cut_reasons(),
+            }
+        )
     )
 
 
@@ -239,8 +278,6 @@ def _change_reasons() -> Column:
         ).otherwise(empty),
     )
     released = F.array_contains(F.coalesce(F.col("suspension_reasons"), empty), ACCOUNT_FROZEN)
-    spike = F.when(F.col("d_cash_out"), F.array(F.lit(UTILIZATION_SPIKE))).otherwise(empty)
-    cut = F.concat(spike, F.col("risk_reason_codes"))
     off_grid = F.when(F.col("d_held") < F.col("old_limit"), F.array(F.lit(LIMIT_POLICY_RANGE)))
     reasons = (
         F.when(F.col("d_step") == "suspend", suspend)
@@ -256,7 +293,15 @@ def _change_reasons() -> Column:
                 F.col("d_recovering"), F.array(F.lit(GOOD_STANDING), F.lit(RECOVERY_PLAN))
             ).otherwise(F.array(F.lit(GOOD_STANDING))),
         )
-        .when(F.col("d_step") == "decrease", cut)
+        .when(F.col("d_step") == "decrease", _cut_reasons())
         .otherwise(F.coalesce(off_grid, empty))
     )
     return F.slice(F.array_distinct(reasons), 1, 4)
+
+
+def _cut_reasons() -> Column:
+    """Why a cut is wished (announced or applied): never empty when one is."""
+    empty = F.array().cast("array<string>")
+    spike = F.when(F.col("d_cash_out"), F.array(F.lit(UTILIZATION_SPIKE))).otherwise(empty)
+    wished = F.slice(F.array_distinct(F.concat(spike, F.col("risk_reason_codes"))), 1, 4)
+    return F.when(F.col("d_wish") == "decrease", wished).otherwise(empty)

@@ -7,6 +7,7 @@ from pyspark.sql import DataFrame
 from transforms.carry import Carried, fold
 from transforms.features import aggregate_repayment_behaviour, build_features
 from transforms.limits import decide_limits
+from transforms.notices import PENDING, with_notice_kind
 from transforms.policy import Policy
 from transforms.score import with_score
 from transforms.state import previous_state, summarize_history
@@ -18,17 +19,23 @@ def rerate_carried(
     carried: Carried,
     previous_limits: DataFrame,
     limit_changes: DataFrame,
+    pending: DataFrame | None = None,
     *,
     policy: Policy,
     as_of: date,
 ) -> DataFrame:
-    """Every account of the snapshot with its features, points, score and limit decision.
+    """Every account of the snapshot with its features, points, score, limit decision and the
+    kind of notice it gets (`notice_kind`).
 
     `carried` is the accepted ledger folded for the run (transforms.carry); `previous_limits`
-    is the previous published run's `limits` (empty at bootstrap) and `limit_changes` the
-    published changes of earlier runs.
+    is the previous published run's `limits` (empty at bootstrap), `limit_changes` the
+    published changes of earlier runs and `pending` the cuts announced and not yet applied or
+    withdrawn (transforms.notices; None: none).
     """
-    previous = previous_state(previous_limits, summarize_history(limit_changes, before=as_of))
+    if pending is None:
+        pending = accounts.sparkSession.createDataFrame([], PENDING)
+    history = summarize_history(limit_changes, before=as_of)
+    previous = previous_state(previous_limits, history, pending)
     features = build_features(
         accounts,
         purchase_features(carried.windows, as_of=as_of),
@@ -43,6 +50,7 @@ def rerate_carried(
         features.transform(with_score, scorecard=policy.scorecard)
         .join(previous, "user_id", "left")
         .transform(decide_limits, rules=policy.limits, as_of=as_of)
+        .transform(with_notice_kind)
     )
 
 
@@ -52,6 +60,7 @@ def rerate_accounts(
     repayments: DataFrame,
     previous_limits: DataFrame,
     limit_changes: DataFrame,
+    pending: DataFrame | None = None,
     *,
     policy: Policy,
     as_of: date,
@@ -62,6 +71,7 @@ def rerate_accounts(
         fold(None, transactions, repayments, as_of=as_of),
         previous_limits,
         limit_changes,
+        pending,
         policy=policy,
         as_of=as_of,
     )

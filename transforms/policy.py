@@ -90,6 +90,7 @@ class LimitRules:
     decrease_margin_points: int
     cash_out_days: int
     cash_out_utilization: Decimal
+    decrease_notice_days: int  # a cut short of suspension is announced this many days ahead
     bands: tuple[Band, ...]  # best first
 
     def floor_to_grid(self, amount: Decimal) -> Decimal:
@@ -103,6 +104,7 @@ class LimitRules:
 class Guardrails:
     max_reject_share: float
     max_adverse_share: float
+    max_increase_share: float
     volume_weeks: int
     volume_months: int
     volume_min_rows: int

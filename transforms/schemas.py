@@ -13,6 +13,14 @@ ENTRY_TYPES = ("bill", "payment")
 ACCOUNT_STATUSES = ("active", "frozen", "closed")
 LIMIT_STATUSES = ("active", "suspended", "closed")
 CHANGE_TYPES = ("increase", "decrease", "suspend", "reinstate")
+NOTICE_KINDS = (
+    "pending_decrease",
+    "decreased",
+    "decrease_withdrawn",
+    "suspended",
+    "reinstated",
+    "re_engage",
+)
 LEDGERS = ("transactions", "repayments", "accounts")
 
 TRANSACTIONS = T.StructType(
@@ -78,6 +86,20 @@ LIMIT_CHANGES = T.StructType(
         T.StructField("old_score", T.IntegerType()),
         T.StructField("new_score", T.IntegerType(), False),
         T.StructField("reason_codes", T.ArrayType(T.StringType(), False), False),
+        T.StructField("policy_version", T.StringType(), False),
+    ]
+)
+
+NOTICES = T.StructType(
+    [
+        T.StructField("user_id", T.LongType(), False),
+        T.StructField("run_date", T.DateType(), False),
+        T.StructField("kind", T.StringType(), False),
+        T.StructField("current_limit", AMOUNT, False),
+        T.StructField("proposed_limit", AMOUNT),
+        T.StructField("effective_date", T.DateType()),
+        T.StructField("reason_codes", T.ArrayType(T.StringType(), False), False),
+        T.StructField("next_steps", T.ArrayType(T.StringType(), False), False),
         T.StructField("policy_version", T.StringType(), False),
     ]
 )

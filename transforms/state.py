@@ -11,15 +11,19 @@ from datetime import date
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from transforms.notices import PENDING_AS_PREVIOUS, pending_as_previous
+
 PREVIOUS_COLUMNS = (
     "prev_limit",
     "prev_status",
     "prev_score",
+    "prev_segment",
     "last_raise_on",
     "last_increase_on",
     "suspended_on",
     "pre_suspension_limit",
     "suspension_reasons",
+    *PENDING_AS_PREVIOUS,
 )
 
 
@@ -52,12 +56,18 @@ def summarize_history(limit_changes: DataFrame, *, before: date) -> DataFrame:
     )
 
 
-def previous_state(previous_limits: DataFrame, history: DataFrame) -> DataFrame:
-    """Per user known before the run: PREVIOUS_COLUMNS (any may be null for a new account)."""
+def previous_state(previous_limits: DataFrame, history: DataFrame, pending: DataFrame) -> DataFrame:
+    """Per user known before the run: PREVIOUS_COLUMNS (any may be null for a new account).
+    `pending` holds the cuts announced and not yet applied or withdrawn (transforms.notices)."""
     prev = previous_limits.select(
         "user_id",
         F.col("credit_limit").alias("prev_limit"),
         F.col("status").alias("prev_status"),
         F.col("score").alias("prev_score"),
+        F.col("segment").alias("prev_segment"),
     )
-    return prev.join(history, "user_id", "full_outer").select("user_id", *PREVIOUS_COLUMNS)
+    return (
+        prev.join(history, "user_id", "full_outer")
+        .join(pending_as_previous(pending), "user_id", "left")
+        .select("user_id", *PREVIOUS_COLUMNS)
+    )

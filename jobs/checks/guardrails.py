@@ -1,6 +1,9 @@
-"""Output guardrails (exit 5), judged on the staged run against the previous published run:
-the share of active accounts cut or suspended, how far the score distribution moved (PSI), and
-how far the total granted limit moved. None applies to a bootstrap: there is nothing to compare.
+"""Output guardrails, judged on the staged run against the previous published run. They judge
+what users would feel (exit 5): the share of active accounts cut, suspended or told of a coming
+cut, the share raised, and how far the total granted limit moved. How far the score distribution
+moved (PSI) is reported and warns past its threshold but never blocks: scores move for reasons
+the job itself causes (a night after a wave of raises has lower utilization everywhere). None
+applies to a bootstrap: there is nothing to compare.
 """
 
 import math
@@ -16,39 +19,73 @@ PSI_FLOOR = 1e-4  # an empty bin's share, so that ln(a/e) stays finite
 TOP_ACCOUNTS = 20
 
 
+GUARDRAILS = ("adverse_share", "increase_share", "total_limit_change", "score_psi")
+
+
 def judge_outputs(
-    previous_limits: DataFrame, limits: DataFrame, changes: DataFrame, policy: Policy
+    previous_limits: DataFrame,
+    limits: DataFrame,
+    changes: DataFrame,
+    notices: DataFrame,
+    policy: Policy,
 ) -> list[Finding]:
+    guard = policy.guardrails
+    active_before = previous_limits.filter(F.col("status") == "active").count()
     return [
-        adverse_share(previous_limits, changes, policy.guardrails.max_adverse_share),
+        adverse_share(active_before, changes, notices, guard.max_adverse_share),
+        increase_share(active_before, changes, guard.max_increase_share),
+        total_limit_change(previous_limits, limits, guard.max_total_limit_change),
         score_stability(previous_limits, limits, policy),
-        total_limit_change(previous_limits, limits, policy.guardrails.max_total_limit_change),
     ]
 
 
-def adverse_share(previous_limits: DataFrame, changes: DataFrame, max_share: float) -> Finding:
-    active_before = previous_limits.filter(F.col("status") == "active").count()
-    adverse = changes.filter(F.col("change_type").isin("decrease", "suspend")).count()
-    share = adverse / active_before if active_before else 0.0
+def _share_finding(name: str, count: int, active_before: int, max_share: float, what: str, **more):
+    share = count / active_before if active_before else 0.0
     passed = share <= max_share
     problems = (
         []
         if passed
         else [
-            f"{adverse} of {active_before} active accounts would be cut or suspended "
+            f"{count} of {active_before} active accounts would be {what} "
             f"({share:.2%} > {max_share:.2%})"
         ]
     )
     return Finding(
-        "adverse_share",
+        name,
         passed,
         problems=problems,
         figures={
             "value": round(share, 6),
             "threshold": max_share,
-            "adverse_accounts": adverse,
+            **more,
             "active_before": active_before,
         },
+    )
+
+
+def adverse_share(
+    active_before: int, changes: DataFrame, notices: DataFrame, max_share: float
+) -> Finding:
+    """Cuts, suspensions and newly announced cuts: each is an account told it is losing credit."""
+    cut = changes.filter(F.col("change_type").isin("decrease", "suspend")).count()
+    announced = notices.filter(F.col("kind") == "pending_decrease").count()
+    return _share_finding(
+        "adverse_share",
+        cut + announced,
+        active_before,
+        max_share,
+        "cut, suspended or told of a cut",
+        adverse_accounts=cut + announced,
+        cut_or_suspended=cut,
+        cuts_announced=announced,
+    )
+
+
+def increase_share(active_before: int, changes: DataFrame, max_share: float) -> Finding:
+    """Raises: a favourable glitch (a replayed feed that drops bills) raises many at once."""
+    raised = changes.filter(F.col("change_type") == "increase").count()
+    return _share_finding(
+        "increase_share", raised, active_before, max_share, "raised", raised_accounts=raised
     )
 
 
@@ -78,20 +115,24 @@ def score_stability(previous_limits: DataFrame, limits: DataFrame, policy: Polic
     after = score_bins(limits, card.min_score, card.max_score)
     value = psi(before, after)
     threshold = policy.guardrails.max_score_psi
-    passed = value <= threshold
-    problems = (
+    warnings = (
         []
-        if passed
+        if value <= threshold
         else [
             f"the score distribution moved: PSI {value:.3f} > {threshold:g} against the "
-            "previous published run"
+            "previous published run (a warning: score drift alone never blocks a run)"
         ]
     )
     return Finding(
         "score_psi",
-        passed,
-        problems=problems,
-        figures={"value": round(value, 4), "threshold": threshold, "bin_width": PSI_BIN_WIDTH},
+        True,
+        warnings=warnings,
+        figures={
+            "value": round(value, 4),
+            "threshold": threshold,
+            "blocks": False,
+            "bin_width": PSI_BIN_WIDTH,
+        },
     )
 
 

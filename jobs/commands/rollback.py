@@ -1,9 +1,9 @@
 """`rerate rollback --date D --reason TEXT`: withdraws the newest published run, D.
 
-D's `limits` and `limit_changes` move to `withdrawn/` (kept for audit), a reversal diff is
-published at `reversals/run_date=D/` for downstream systems to restore the previous limits, and
-D's report says `rolled_back`, and the state D carried forward (jobs.output.carried_state) is
-deleted.
+D's `limits`, `limit_changes` and `notices` move to `withdrawn/` (kept for audit), a reversal
+diff is published at `reversals/run_date=D/` for downstream systems to restore the previous
+limits, D's report says `rolled_back`, and the state D carried forward
+(jobs.output.carried_state) is deleted.
 The run before D is current again. All of it goes through a
 journal (jobs.output.journal), so a crash half-way is finished by the next `rerate` on the output.
 """
@@ -23,7 +23,7 @@ from jobs.output.failpoints import failpoint
 from jobs.output.journal import Journal, commit, recover
 from jobs.output.lock import new_attempt_id, output_lock
 from jobs.output.publish import (
-    PUBLISHED_TABLES,
+    WITHDRAWN_TABLES,
     is_published,
     previous_published_run,
     read_report,
@@ -85,7 +85,11 @@ def rollback(spark: SparkSession, settings: Settings, run_date: date, reason: st
             "attempt_id": attempt_id,
             "reversal_rows": rows,
             "reversal": out.partition("reversals", run_date),
-            "withdrawn": {t: out.withdrawn(t, run_date) for t in PUBLISHED_TABLES},
+            "withdrawn": {
+                t: out.withdrawn(t, run_date)
+                for t in WITHDRAWN_TABLES
+                if storage.exists(out.partition(t, run_date))
+            },
             "current_run_after": restored and restored.isoformat(),
         }
         text = report_json(report)
@@ -93,7 +97,9 @@ def rollback(spark: SparkSession, settings: Settings, run_date: date, reason: st
         journal = Journal("rollback", run_date.isoformat(), attempt_id)
         journal.write(out.attempt_report(run_date, attempt_id), text)
         journal.write(out.report(run_date), text)  # from here D is not published
-        for table in PUBLISHED_TABLES:
+        for table in WITHDRAWN_TABLES:
+            if not storage.exists(out.partition(table, run_date)):
+                continue  # a run from before notices has none
             if storage.exists(out.withdrawn(table, run_date)):  # withdrawn before, rerun since
                 journal.move(
                     out.withdrawn(table, run_date),

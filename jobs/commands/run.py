@@ -20,7 +20,7 @@ from importlib import metadata
 from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 
-from jobs.checks.guardrails import judge_outputs, largest_cuts
+from jobs.checks.guardrails import GUARDRAILS, judge_outputs, largest_cuts
 from jobs.checks.inputs import Reading, check_inputs
 from jobs.config import Settings
 from jobs.files.layout import InputLayout, OutputLayout
@@ -28,6 +28,7 @@ from jobs.files.ledgers import EVENT_LEDGERS
 from jobs.files.storage import Storage
 from jobs.outcome import ExitCode, Stop, failure_reason
 from jobs.output.carried_state import (
+    PENDING_TABLE,
     SORTED_BY,
     CarryPlan,
     State,
@@ -37,6 +38,7 @@ from jobs.output.carried_state import (
     index_table,
     plan_carry,
     read_carried,
+    read_pending,
 )
 from jobs.output.failpoints import failpoint
 from jobs.output.journal import recover
@@ -46,11 +48,13 @@ from jobs.output.publish import (
     is_published,
     previous_published_run,
     published_change_dates,
+    published_notice_dates,
     read_table,
     write_report,
 )
 from jobs.reporting.summary import summarize_run
 from jobs.run_report import RunReport
+from transforms import notices as notice_rules
 from transforms.carry import (
     WINDOWS_TABLE,
     Carried,
@@ -61,8 +65,9 @@ from transforms.carry import (
     within_horizon,
 )
 from transforms.diff import DECIDED_COLUMNS, classify_changes, to_limits
+from transforms.notices import pending_after, pending_from_published, to_notices
 from transforms.pipeline import rerate_carried
-from transforms.schemas import LIMIT_CHANGES, LIMITS
+from transforms.schemas import LIMIT_CHANGES, LIMITS, NOTICES
 from transforms.validate import (
     accepted_rows,
     extend_index,
@@ -271,14 +276,22 @@ def _rerate(night: Night) -> None:
     history = read_table(
         spark, out, "limit_changes", published_change_dates(storage, out, run_date), LIMIT_CHANGES
     )
+    if planned[0].incremental:
+        pending = read_pending(spark, out, previous_day)
+    else:
+        notices_before = published_notice_dates(storage, out, run_date)
+        pending = pending_from_published(
+            read_table(spark, out, "notices", notices_before, NOTICES), previous_limits
+        )
     decided = rerate_carried(
         accepted_rows(checked["accounts"]),
         state,
         previous_limits,
         history,
+        pending,
         policy=policy,
         as_of=run_date,
-    ).select(*DECIDED_COLUMNS)
+    ).select(*DECIDED_COLUMNS, *notice_rules.DECIDED_COLUMNS)
     # Only what the published tables take is kept: every feature, point and step cached
     # too would be written to memory or disk for nobody (`rerate explain` recomputes them).
     decided = decided.persist(StorageLevel.MEMORY_AND_DISK)
@@ -289,22 +302,49 @@ def _rerate(night: Night) -> None:
         part = to_rejects(rows, ledger=ledger, run_date=run_date)
         rejects = part if rejects is None else rejects.unionByName(part)
 
+    notice_days = policy.limits.decrease_notice_days
+    steps = spark.createDataFrame([], "user_id long, next_steps array<string>")
+    notices = to_notices(
+        decided, steps, run_date=run_date, notice_days=notice_days, policy_version=policy.version
+    )
+
     publisher = night.publisher
     publisher.stage("limits", limits.orderBy("user_id"), partitions=4)
     publisher.stage("limit_changes", changes.orderBy("user_id"))
+    publisher.stage("notices", notices.orderBy("user_id"))
     publisher.stage("rejects", rejects.orderBy("ledger", "row_id"))
+    publisher.stage(
+        f"_state/{PENDING_TABLE}",
+        pending_after(decided, steps, run_date=run_date, notice_days=notice_days).orderBy(
+            "user_id"
+        ),
+    )
     clock.lap("decision")
     staged_limits = spark.read.parquet(publisher.staged("limits"))
     staged_changes = spark.read.parquet(publisher.staged("limit_changes"))
+    staged_notices = spark.read.parquet(publisher.staged("notices"))
     report.decisions = summarize_run(
-        staged_limits, staged_changes, [(b.name, b.min_score) for b in policy.limits.bands]
+        staged_limits,
+        staged_changes,
+        staged_notices,
+        [(b.name, b.min_score) for b in policy.limits.bands],
     )
-    report.outputs = {t: out.partition(t, run_date) for t in ("limits", "limit_changes", "rejects")}
+    report.outputs = {
+        t: out.partition(t, run_date) for t in ("limits", "limit_changes", "notices", "rejects")
+    }
     inputs.unpersist()
     decided.unpersist()
     clock.lap("summary")
     try:
-        _guard(report, previous_limits, staged_limits, staged_changes, policy, night.accept_anomaly)
+        _guard(
+            report,
+            previous_limits,
+            staged_limits,
+            staged_changes,
+            staged_notices,
+            policy,
+            night.accept_anomaly,
+        )
     finally:
         clock.lap("guardrails")
 
@@ -368,10 +408,12 @@ def _stage_carried_state(spark, publisher, plan: CarryPlan, checked, run_date):
     return read_carried(spark, publisher.layout, State(path, folded))
 
 
-def _guard(report: RunReport, previous_limits, limits, changes, policy, accept_anomaly) -> None:
+def _guard(
+    report: RunReport, previous_limits, limits, changes, notices, policy, accept_anomaly
+) -> None:
     """The output guardrails; exit 5 on any that fails, unless a person accepted the anomaly."""
     if report.bootstrap:
-        for name in ("adverse_share", "score_psi", "total_limit_change"):
+        for name in GUARDRAILS:
             report.checks.append(
                 {
                     "name": name,
@@ -381,7 +423,7 @@ def _guard(report: RunReport, previous_limits, limits, changes, policy, accept_a
                 }
             )
         return
-    findings = judge_outputs(previous_limits, limits, changes, policy)
+    findings = judge_outputs(previous_limits, limits, changes, notices, policy)
     failed = [f for f in findings if not report.record(f)]
     if not failed:
         return

@@ -26,7 +26,10 @@ The tables (Parquet; internal, not part of the contract), one row per:
 - `windows`: account, the purchase features' window sums as of the state's date and the last
   purchase day of each calendar month in 13 slots (a month's number mod 13);
 - `index_transactions`, `index_repayments`: the first row of every id ever recorded (for
-  repayments with its type, bill and user): what the duplicate and bill-owner rules need.
+  repayments with its type, bill and user): what the duplicate and bill-owner rules need;
+- `pending_notices`: account whose announced cut is neither applied nor withdrawn
+  (transforms.notices.PENDING), written whole after the decision; a full recompute derives it
+  from the published notices instead.
 `folded.json` names the format, the run date and attempt, the segments (oldest first, its own
 last) and every input partition folded in with a SHA-256 of its files' names, sizes and
 modification times. Only FORMAT is read: a state of any other format is not trusted, and the
@@ -69,10 +72,13 @@ from transforms.carry import (
     rows_of_bills_named,
     within_horizon,
 )
+from transforms.notices import PENDING
 
-# The one format read and written: segments, the rolled windows, the settled bills as segments.
+# The one format read and written: segments, the rolled windows, the settled bills as segments,
+# the pending notices.
 # Earlier formats never left development; a state of another format is recomputed in full.
-FORMAT = 5
+FORMAT = 6
+PENDING_TABLE = "pending_notices"  # written after the decision (transforms.notices)
 KEEP_STATES = 3  # the newest run dates whose state stays (with the states they build on)
 MAX_SEGMENTS = 31  # a night that would make more writes its state whole
 # Each file of a state's activity is written in day order: a night takes out of the windows the
@@ -266,7 +272,7 @@ def _read_state(storage: Storage, path: str) -> State | None:
         return None
     state = State(path, json.loads(text))
     tables = [*CARRIED_TABLES, *(index_table(ledger) for ledger in EVENT_LEDGERS)]
-    tables += [WINDOWS_TABLE, BILLS_TABLE]
+    tables += [WINDOWS_TABLE, BILLS_TABLE, PENDING_TABLE]
     if not all(storage.exists(f"{path}/{t}") for t in tables):
         return None
     return state
@@ -283,6 +289,11 @@ def _segments_gone(storage: Storage, out: OutputLayout, state: State) -> list[st
         if found is None or found.folded.get("attempt_id") != segment.attempt_id:
             gone.append(segment.run_date.isoformat())
     return gone
+
+
+def read_pending(spark: SparkSession, out: OutputLayout, day: date) -> DataFrame:
+    """The pending notices the run of `day` carried forward."""
+    return spark.read.schema(PENDING).parquet(f"{out.state(day)}/{PENDING_TABLE}")
 
 
 def read_carried(spark: SparkSession, out: OutputLayout, state: State) -> Carried:

@@ -17,8 +17,9 @@ from jobs.files.storage import Storage
 from jobs.output.failpoints import failpoint
 from jobs.output.journal import Journal, commit
 
-PUBLISHED_TABLES = ("limits", "limit_changes")
-RUN_TABLES = (*PUBLISHED_TABLES, "rejects")
+PUBLISHED_TABLES = ("limits", "limit_changes")  # a run is published when both are marked
+WITHDRAWN_TABLES = (*PUBLISHED_TABLES, "notices")  # what a rollback takes back
+RUN_TABLES = (*WITHDRAWN_TABLES, "rejects")
 
 
 class Publisher:
@@ -92,7 +93,8 @@ class Publisher:
                 journal.move(final, f"{self.layout.trash(self.attempt_id)}/_state")
             journal.move(self.staged_state(), final)
         journal.write(self.layout.report(run_date), text)
-        for table in PUBLISHED_TABLES:
+        # the notices' marker first: the last marker of the two contract tables is the moment
+        for table in ("notices", *PUBLISHED_TABLES):
             journal.touch(f"{self.layout.partition(table, run_date)}/{SUCCESS}")
         journal.delete(self.layout.staging(self.attempt_id))
         journal.delete(self.layout.trash(self.attempt_id))
@@ -139,6 +141,15 @@ def published_change_dates(storage: Storage, layout: OutputLayout, before: date)
         d
         for d in layout.run_dates(storage, "limit_changes")
         if d < before and storage.exists(f"{layout.partition('limit_changes', d)}/{SUCCESS}")
+    ]
+
+
+def published_notice_dates(storage: Storage, layout: OutputLayout, before: date) -> list[date]:
+    """Run dates before `before` whose notices are published (a run before notices has none)."""
+    return [
+        d
+        for d in published_change_dates(storage, layout, before)
+        if storage.exists(f"{layout.partition('notices', d)}/{SUCCESS}")
     ]
 
 

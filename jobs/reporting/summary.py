@@ -4,7 +4,7 @@ collected): counts by change type, top reasons, score and limit distributions.""
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from transforms.schemas import CHANGE_TYPES, LIMIT_STATUSES
+from transforms.schemas import CHANGE_TYPES, LIMIT_STATUSES, NOTICE_KINDS
 
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 
@@ -22,7 +22,10 @@ def _top_reasons(rows: DataFrame, limit: int = 8) -> list[dict]:
 
 
 def summarize_run(
-    limits: DataFrame, changes: DataFrame, score_bands: list[tuple[str, int]]
+    limits: DataFrame,
+    changes: DataFrame,
+    notices: DataFrame,
+    score_bands: list[tuple[str, int]],
 ) -> dict:
     """The decision figures of one run, as plain JSON-ready values."""
     by_status = {s: 0 for s in LIMIT_STATUSES} | _counts(limits, "status")
@@ -43,6 +46,7 @@ def summarize_run(
         "by_status": by_status,
         "dormant": int(limits.filter(F.col("segment") == "dormant").count()),
         "changes": by_change,
+        "notices": {k: 0 for k in NOTICE_KINDS} | _counts(notices, "kind"),
         "change_reasons": {
             c: _top_reasons(changes.filter(F.col("change_type") == c), 4) for c in CHANGE_TYPES
         },
