@@ -40,6 +40,13 @@ DECIDED_COLUMNS = (
     "notice_kind",
     "d_step",
     "d_cut_limit",
+    "d_held",
+    "d_frozen",
+    "last_raise_on",
+    "last_increase_on",
+    "suspended_on",
+    "pre_suspension_limit",
+    "suspension_reasons",
     "cut_reasons",
     "pending_announced_on",
     "pending_effective_date",
@@ -47,7 +54,8 @@ DECIDED_COLUMNS = (
     "pending_reason_codes",
     "pending_next_steps",
 )
-"""What notices need of a decision, besides transforms.diff.DECIDED_COLUMNS."""
+"""What notices and their steps (transforms.next_steps) need of a decision, besides
+transforms.diff.DECIDED_COLUMNS."""
 
 
 def pending_as_previous(pending: DataFrame) -> DataFrame:

@@ -36,6 +36,14 @@ def rerate_carried(
         pending = accounts.sparkSession.createDataFrame([], PENDING)
     history = summarize_history(limit_changes, before=as_of)
     previous = previous_state(previous_limits, history, pending)
+    return decide(accounts, carried, previous, policy=policy, as_of=as_of)
+
+
+def decide(
+    accounts: DataFrame, carried: Carried, previous: DataFrame, *, policy: Policy, as_of: date
+) -> DataFrame:
+    """The decision from a previous state already built (transforms.state.PREVIOUS_COLUMNS)
+    and a carried state whose windows are as of `as_of`."""
     features = build_features(
         accounts,
         purchase_features(carried.windows, as_of=as_of),

@@ -6,7 +6,7 @@ shown: features, points per characteristic, score, reasons, and the limit decisi
 The recomputed score and limit are checked against the published ones.
 """
 
-from datetime import date
+from datetime import date, timedelta
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -21,13 +21,15 @@ from jobs.output.publish import (
     is_published,
     previous_published_run,
     published_change_dates,
+    published_notice_dates,
     read_report,
     read_table,
 )
 from jobs.reporting.console import table
 from transforms.features import FEATURE_NAMES
+from transforms.notices import pending_from_published
 from transforms.pipeline import rerate_accounts
-from transforms.schemas import LIMIT_CHANGES, LIMITS
+from transforms.schemas import LIMIT_CHANGES, LIMITS, NOTICES
 from transforms.score import bin_label, points_column, reason_column
 from transforms.validate import accepted_rows
 
@@ -42,8 +44,36 @@ def explain(spark: SparkSession, settings: Settings, run_date: date, user_id: in
     if published is None:
         raise Stop(ExitCode.USAGE, f"account {user_id} is not in the run of {run_date}")
     change = _one(spark, out.partition("limit_changes", run_date), LIMIT_CHANGES, user_id)
+    up_to_d = published_notice_dates(storage, out, run_date + timedelta(days=1))
+    notices = read_table(spark, out, "notices", up_to_d, NOTICES)
+    notices = notices.filter(F.col("user_id") == user_id)
+    told = notices.filter(F.col("run_date") == run_date).collect()
     row = _recompute(spark, settings, storage, out, run_date, user_id)
-    return _render(settings, run_date, user_id, row, published, change)
+    return _render(settings, run_date, user_id, row, published, change) + _notices(
+        told[0] if told else None, row
+    )
+
+
+def _notices(told, row) -> str:
+    """The notice of the run, and the cut the account has been told of and is still waiting."""
+    parts = ["", "NOTICES"]
+    if told is None:
+        parts.append("  no notice on this date")
+    else:
+        parts.append(
+            f"  told on {told['run_date']}: {told['kind']}; limit now {told['current_limit']}"
+            + (f", to be {told['proposed_limit']}" if told["proposed_limit"] is not None else "")
+            + (f" from {told['effective_date']}" if told["effective_date"] else "")
+            + f"; reasons {list(told['reason_codes'])}"
+        )
+        parts += [f"    next step {i}: {step}" for i, step in enumerate(told["next_steps"], 1)]
+    if row.get("pending_effective_date") is not None and row.get("prev_status") == "active":
+        parts.append(
+            f"  a cut announced on {row['pending_announced_on']} to "
+            f"{row['pending_proposed_limit']} from {row['pending_effective_date']} was pending "
+            f"going into this run (decision: {row['d_step']})"
+        )
+    return "\n".join(parts)
 
 
 def _one(spark, path, schema, user_id):
@@ -66,11 +96,15 @@ def _recompute(spark, settings, storage, out, run_date, user_id):
     previous = read_table(spark, out, "limits", [previous_day] if previous_day else [], LIMITS)
     dates = published_change_dates(storage, out, run_date)
     history = read_table(spark, out, "limit_changes", dates, LIMIT_CHANGES)
+    notices = read_table(
+        spark, out, "notices", published_notice_dates(storage, out, run_date), NOTICES
+    )
     decided = rerate_accounts(
         accepted("accounts", [readiness.accounts_day]),
         *(accepted(ledger, readiness.complete_days[ledger]) for ledger in EVENT_LEDGERS),
         previous.filter(mine),
         history.filter(mine),
+        pending_from_published(notices.filter(mine), previous.filter(mine)),
         policy=settings.policy,
         as_of=run_date,
     ).collect()
@@ -203,6 +237,11 @@ def _render(settings, run_date, user_id, row, published, change) -> str:
         (f"cut to (band max at score + {rules.decrease_margin_points})", _fmt(row["d_cut_to"])),
         ("wants a cut (a risk reason, not dormant-and-clean)", _fmt(row["d_wants_cut"])),
         (
+            "cut announced before (no cut without notice; never below what was announced)",
+            f"{_fmt(row['d_has_notice'])} (to {_fmt(row.get('pending_proposed_limit'))} from "
+            f"{_fmt(row.get('pending_effective_date'))})",
+        ),
+        (
             "DECISION",
             f"{row['d_step']}: {row['limit_status']}, limit {row['credit_limit']}, "
             f"reasons {list(row['change_reasons'])}",
@@ -211,7 +250,7 @@ def _render(settings, run_date, user_id, row, published, change) -> str:
     parts += [
         "",
         "LIMIT DECISION (in order: closed, suspend, reinstate, cash-out cut, increase, decrease, "
-        "hold)",
+        "hold; a decrease is announced first and applies on or after its date)",
         table(steps, ("step", "value"), left=(0, 1)),
     ]
     if row["score"] != published["score"] or row["credit_limit"] != published["credit_limit"]:

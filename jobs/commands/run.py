@@ -65,6 +65,7 @@ from transforms.carry import (
     within_horizon,
 )
 from transforms.diff import DECIDED_COLUMNS, classify_changes, to_limits
+from transforms.next_steps import next_steps
 from transforms.notices import pending_after, pending_from_published, to_notices
 from transforms.pipeline import rerate_carried
 from transforms.schemas import LIMIT_CHANGES, LIMITS, NOTICES
@@ -303,7 +304,9 @@ def _rerate(night: Night) -> None:
         rejects = part if rejects is None else rejects.unionByName(part)
 
     notice_days = policy.limits.decrease_notice_days
-    steps = spark.createDataFrame([], "user_id long, next_steps array<string>")
+    steps = next_steps(
+        decided, state, accepted_rows(checked["accounts"]), policy=policy, as_of=run_date
+    ).persist(StorageLevel.MEMORY_AND_DISK)
     notices = to_notices(
         decided, steps, run_date=run_date, notice_days=notice_days, policy_version=policy.version
     )
@@ -334,6 +337,7 @@ def _rerate(night: Night) -> None:
     }
     inputs.unpersist()
     decided.unpersist()
+    steps.unpersist()
     clock.lap("summary")
     try:
         _guard(

@@ -16,6 +16,34 @@ def table(rows: list[tuple], headers: tuple[str, ...], left: tuple[int, ...] = (
     return "\n".join("  " + line for line in lines)
 
 
+NOTICE_MEANING = {
+    "pending_decrease": "a cut announced; the limit holds until its date",
+    "decreased": "an announced cut applied",
+    "decrease_withdrawn": "an announced cut called off",
+    "suspended": "suspended at once (past due or frozen)",
+    "reinstated": "back from a suspension",
+    "re_engage": "turned dormant: limit kept, invited back",
+}
+
+
+def notices_table(figures: dict) -> str:
+    """What users are told by the run: notices by kind, with the first steps they are given."""
+    first = figures.get("notice_first_steps", {})
+    return table(
+        [
+            (
+                kind,
+                f"{n:,}",
+                NOTICE_MEANING.get(kind, ""),
+                ", ".join(f"{code} {k:,}" for code, k in first.get(kind, {}).items()),
+            )
+            for kind, n in figures.get("notices", {}).items()
+        ],
+        ("notice", "accounts", "meaning", "first step (accounts)"),
+        left=(0, 2, 3),
+    )
+
+
 def render_run_summary(report: dict, report_path: str) -> str:
     d = report["decisions"]
     status = d["by_status"]
@@ -35,6 +63,8 @@ def render_run_summary(report: dict, report_path: str) -> str:
             ("change", "accounts", "top reasons"),
             left=(0, 2),
         ),
+        "",
+        notices_table(d),
         "",
         table([(q, v) for q, v in d["score"]["quantiles"].items()], ("score quantile", "score")),
         "",

@@ -11,13 +11,13 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.config import Settings
-from jobs.files.layout import OutputLayout
+from jobs.files.layout import SUCCESS, OutputLayout
 from jobs.files.storage import Storage
 from jobs.outcome import ExitCode, Stop
 from jobs.output.publish import is_published, previous_published_run, read_report, read_table
 from jobs.reporting.summary import summarize_run
 from transforms.limits import band_of
-from transforms.schemas import LIMIT_CHANGES, LIMITS
+from transforms.schemas import LIMIT_CHANGES, LIMITS, NOTICES
 
 SCORE_BIN = 20
 LIMIT_EDGES = (500, 1000, 3000, 10000, 20000, 50000)  # active limits: [500, 1000), ... [.., 50000]
@@ -104,6 +104,8 @@ def run_figures(spark: SparkSession, settings: Settings, run_date: date) -> dict
     previous_day = previous_published_run(storage, out, run_date)
     limits = read_table(spark, out, "limits", [run_date], LIMITS).cache()
     changes = read_table(spark, out, "limit_changes", [run_date], LIMIT_CHANGES)
+    noticed = storage.exists(f"{out.partition('notices', run_date)}/{SUCCESS}")
+    notices = read_table(spark, out, "notices", [run_date] if noticed else [], NOTICES)
     previous = read_table(spark, out, "limits", [previous_day] if previous_day else [], LIMITS)
     policy = settings.policy
     low = policy.scorecard.min_score
@@ -112,7 +114,9 @@ def run_figures(spark: SparkSession, settings: Settings, run_date: date) -> dict
         "previous_run_date": previous_day and previous_day.isoformat(),
         "policy_version": run.get("policy_version"),
         "published_at": run.get("finished_at"),
-        **summarize_run(limits, changes, [(b.name, b.min_score) for b in policy.limits.bands]),
+        **summarize_run(
+            limits, changes, notices, [(b.name, b.min_score) for b in policy.limits.bands]
+        ),
         "score_histogram": {
             "bin_width": SCORE_BIN,
             "now": _score_bins(limits, low),

@@ -21,6 +21,22 @@ def _top_reasons(rows: DataFrame, limit: int = 8) -> list[dict]:
     ]
 
 
+def _first_steps(notices: DataFrame) -> dict[str, dict[str, int]]:
+    """Per notice kind, how many are told each kind of first step (PAY_BILL, WAIT_UNTIL...)."""
+    code = F.split(F.element_at("next_steps", 1), ":").getItem(0)
+    rows = (
+        notices.filter(F.size("next_steps") > 0)
+        .groupBy("kind", code.alias("code"))
+        .count()
+        .orderBy("kind", F.desc("count"), "code")
+        .collect()
+    )
+    steps: dict[str, dict[str, int]] = {}
+    for r in rows:
+        steps.setdefault(r["kind"], {})[r["code"]] = int(r["count"])
+    return steps
+
+
 def summarize_run(
     limits: DataFrame,
     changes: DataFrame,
@@ -47,6 +63,7 @@ def summarize_run(
         "dormant": int(limits.filter(F.col("segment") == "dormant").count()),
         "changes": by_change,
         "notices": {k: 0 for k in NOTICE_KINDS} | _counts(notices, "kind"),
+        "notice_first_steps": _first_steps(notices),
         "change_reasons": {
             c: _top_reasons(changes.filter(F.col("change_type") == c), 4) for c in CHANGE_TYPES
         },

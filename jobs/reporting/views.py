@@ -3,7 +3,7 @@ scripts, nothing fetched) of the distributions and the band migration."""
 
 import html
 
-from jobs.reporting.console import table
+from jobs.reporting.console import NOTICE_MEANING, notices_table, table
 
 
 def report_text(f: dict) -> str:
@@ -25,6 +25,9 @@ def report_text(f: dict) -> str:
             ("change", "accounts", "top reasons (accounts)"),
             left=(0, 2),
         ),
+        "",
+        "NOTICES (what users are told)",
+        notices_table(f),
         "",
         "SCORES",
         table(
@@ -190,6 +193,11 @@ def report_html(f: dict) -> str:
         f"{f['dormant']:,} dormant.</p>",
         "<h2>Changes</h2>",
         _html_table(("change", "accounts"), changes),
+        "<h2>Notices</h2><p>What users are told by this run.</p>",
+        _html_table(
+            ("notice", "accounts", "meaning"),
+            [(k, n, NOTICE_MEANING.get(k, "")) for k, n in f.get("notices", {}).items()],
+        ),
         "<h2>Score distribution</h2>",
         f"<p>Accounts by score, bins of {hist['bin_width']} points.</p>",
         _legend(),
