@@ -7,6 +7,7 @@ import pytest
 
 from transforms.diff import classify_changes
 from transforms.limits import decide_limits
+from transforms.notices import with_notice_kind
 
 D = date(2026, 6, 30)
 SCHEMA = (
@@ -17,7 +18,9 @@ SCHEMA = (
     "reason_codes array<string>, risk_reason_codes array<string>, prev_limit decimal(18,2), "
     "prev_status string, prev_score int, last_raise_on date, last_increase_on date, "
     "suspended_on date, "
-    "pre_suspension_limit decimal(18,2), suspension_reasons array<string>"
+    "pre_suspension_limit decimal(18,2), suspension_reasons array<string>, prev_segment string, "
+    "pending_announced_on date, pending_effective_date date, pending_proposed_limit "
+    "decimal(18,2), pending_reason_codes array<string>, pending_next_steps array<string>"
 )
 GOOD = dict(
     status="active",
@@ -41,6 +44,20 @@ GOOD = dict(
     suspended_on=None,
     pre_suspension_limit=None,
     suspension_reasons=None,
+    prev_segment=None,
+    pending_announced_on=None,
+    pending_effective_date=None,
+    pending_proposed_limit=None,
+    pending_reason_codes=None,
+    pending_next_steps=None,
+)
+# A cut announced two weeks ago, due today: the decision may apply a wished cut.
+DUE = dict(
+    pending_announced_on=D - timedelta(days=14),
+    pending_effective_date=D,
+    pending_proposed_limit=Decimal("500.00"),
+    pending_reason_codes=["LATE_PAYMENTS"],
+    pending_next_steps=[],
 )
 
 
@@ -48,7 +65,7 @@ def decide(spark, policy, **overrides):
     row = {"user_id": 1, **GOOD, **overrides}
     columns = [c.split()[0] for c in SCHEMA.split(", ")]
     df = spark.createDataFrame([tuple(row[c] for c in columns)], SCHEMA)
-    return decide_limits(df, rules=policy.limits, as_of=D).first()
+    return decide_limits(df, rules=policy.limits, as_of=D).transform(with_notice_kind).first()
 
 
 def test_a_clean_active_user_is_raised_by_at_most_half(spark, policy):
@@ -139,7 +156,9 @@ def test_reinstatement_is_at_least_the_minimum_limit(spark, policy):
 
 
 def test_a_cut_follows_the_band_but_never_below_the_rounded_up_balance(spark, policy):
-    risky = dict(score=560, risk_reason_codes=["LATE_PAYMENTS"], prev_limit=Decimal("8000.00"))
+    risky = dict(
+        score=560, risk_reason_codes=["LATE_PAYMENTS"], prev_limit=Decimal("8000.00"), **DUE
+    )
     r = decide(spark, policy, **risky)
     assert (r["d_step"], r["credit_limit"]) == ("decrease", Decimal("3000.00"))  # band D's limit
     assert r["change_reasons"] == ["LATE_PAYMENTS"]
@@ -231,7 +250,7 @@ def test_a_line_used_up_right_after_an_increase_is_cut_to_the_balance(spark, pol
         utilization=0.935,
         risk_reason_codes=["HIGH_UTILIZATION"],
     )
-    r = decide(spark, policy, **cash_out)
+    r = decide(spark, policy, **cash_out, **DUE)
     assert (r["d_step"], r["credit_limit"]) == ("decrease", Decimal("7100.00"))
     assert r["change_reasons"] == ["UTILIZATION_SPIKE", "HIGH_UTILIZATION"]
     a_month_on = {
@@ -241,3 +260,54 @@ def test_a_line_used_up_right_after_an_increase_is_cut_to_the_balance(spark, pol
     assert decide(spark, policy, **{**cash_out, **a_month_on})["d_step"] == "hold"
     modest = decide(spark, policy, **{**cash_out, "utilization": 0.85})
     assert modest["d_step"] == "hold"
+
+
+RISKY = dict(score=560, risk_reason_codes=["LATE_PAYMENTS"], prev_limit=Decimal("8000.00"))
+
+
+def test_a_wished_cut_is_announced_first_and_the_limit_holds(spark, policy):
+    r = decide(spark, policy, **RISKY)
+    assert (r["d_step"], r["credit_limit"], r["limit_status"]) == (
+        "announce",
+        Decimal("8000.00"),
+        "active",
+    )
+    assert (r["notice_kind"], r["d_cut_limit"]) == ("pending_decrease", Decimal("3000.00"))
+    assert r["cut_reasons"] == ["LATE_PAYMENTS"] and r["change_reasons"] == []
+
+
+def test_an_announced_cut_waits_for_its_date_and_never_goes_below_what_was_told(spark, policy):
+    waiting = {**DUE, "pending_effective_date": D + timedelta(days=1)}
+    r = decide(spark, policy, **RISKY, **waiting)
+    assert (r["d_step"], r["credit_limit"], r["notice_kind"]) == (
+        "notice_pending",
+        Decimal("8000.00"),
+        None,
+    )
+    told_less = {**DUE, "pending_proposed_limit": Decimal("5000.00")}
+    r = decide(spark, policy, **RISKY, **told_less)
+    assert (r["d_step"], r["credit_limit"], r["notice_kind"]) == (
+        "decrease",
+        Decimal("5000.00"),
+        "decreased",
+    )
+
+
+def test_an_announced_cut_the_decision_no_longer_wants_is_withdrawn(spark, policy):
+    recovered = {**RISKY, "score": 700, "risk_reason_codes": [], "last_raise_on": D - timedelta(10)}
+    r = decide(spark, policy, **recovered, **DUE)
+    assert (r["d_step"], r["credit_limit"], r["notice_kind"]) == (
+        "hold",
+        Decimal("8000.00"),
+        "decrease_withdrawn",
+    )
+    suspended = decide(spark, policy, **RISKY, **{**DUE, "current_dpd": 40})
+    assert (suspended["d_step"], suspended["notice_kind"]) == ("suspend", "suspended")
+
+
+def test_an_account_turning_dormant_in_good_standing_is_invited_back_once(spark, policy):
+    quiet = dict(days_since_last_purchase=200, score=640)
+    r = decide(spark, policy, **quiet)
+    assert (r["segment"], r["d_step"], r["notice_kind"]) == ("dormant", "hold", "re_engage")
+    again = decide(spark, policy, prev_segment="dormant", **quiet)
+    assert again["notice_kind"] is None

@@ -195,18 +195,43 @@ def test_policy_show_prints_the_scaling_every_characteristic_and_band(book):
 
 
 def test_explain_shows_each_step_and_agrees_with_the_published_run(book):
-    changes = read_table(book["output"], "limit_changes", END)
-    cut = changes[changes.change_type.isin(["decrease", "suspend"])].iloc[0]
     args = ("--input", str(book["input"]), "--output", str(book["output"]))
-    told = rerate("explain", "--date", END, "--user", str(cut.user_id), *args, conf=book["conf"])
+    changes = read_table(book["output"], "limit_changes", DAY_BEFORE)
+    cut = changes[changes.change_type == "suspend"].iloc[0]
+    told = rerate(
+        "explain", "--date", DAY_BEFORE, "--user", str(cut.user_id), *args, conf=book["conf"]
+    )
     assert told.returncode == 0, told.stderr
     text = told.stdout
-    assert f"change on {END}: {cut.change_type}" in text
+    assert f"change on {DAY_BEFORE}: suspend" in text
     assert "LIMIT DECISION" in text
-    assert f"{cut.change_type}: " in text and "WARNING" not in text
+    assert "suspend: " in text and "WARNING" not in text
     assert f"score {cut.new_score}" in text
     for reason in cut.reason_codes:
         assert reason in text
+    notice = read_table(book["output"], "notices", DAY_BEFORE).set_index("user_id").loc[cut.user_id]
+    assert f"told on {DAY_BEFORE}: suspended" in text
+    for step in notice.next_steps:
+        assert step in text
+
+
+def test_explain_shows_an_announced_cut_its_steps_and_that_it_is_pending_the_next_night(book):
+    args = ("--input", str(book["input"]), "--output", str(book["output"]))
+    notices = read_table(book["output"], "notices", DAY_BEFORE)
+    announced = notices[notices.kind == "pending_decrease"].iloc[0]
+    user = str(announced.user_id)
+    told = rerate("explain", "--date", DAY_BEFORE, "--user", user, *args, conf=book["conf"])
+    assert told.returncode == 0, told.stderr
+    assert "DECISION" in told.stdout and "announce: active" in told.stdout
+    assert (
+        f"pending_decrease; limit now {announced.current_limit}, to be "
+        f"{announced.proposed_limit} from {announced.effective_date}"
+    ) in told.stdout
+    for step in announced.next_steps:
+        assert step in told.stdout
+    next_night = rerate("explain", "--date", END, "--user", user, *args, conf=book["conf"])
+    assert f"a cut announced on {DAY_BEFORE} to {announced.proposed_limit}" in next_night.stdout
+
     unknown = rerate("explain", "--date", END, "--user", "999999999", *args, conf=book["conf"])
     assert unknown.returncode == 2
     assert unknown.stderr.strip().splitlines()[-1] == (

@@ -88,6 +88,16 @@ def account_states(draw, user_id: int) -> tuple:
         "suspension_reasons": draw(
             st.none() | st.sampled_from([["DELINQUENT"], ["ACCOUNT_FROZEN"]])
         ),
+        "prev_segment": draw(st.sampled_from([None, "dormant"])),
+    }
+    # a cut announced earlier, due before, on or after D
+    told = draw(st.none() | st.integers(-13, 10).map(lambda d: D - timedelta(days=d)))
+    row |= {
+        "pending_announced_on": told and told - timedelta(days=14),
+        "pending_effective_date": told,
+        "pending_proposed_limit": told and draw(on_grid),
+        "pending_reason_codes": told and ["LATE_PAYMENTS"],
+        "pending_next_steps": told and [],
     }
     return tuple(row[c] for c in COLUMNS)
 
@@ -116,6 +126,11 @@ def test_every_decision_keeps_the_contracts_limit_rules(spark, policy, accounts)
             assert limit < held, r
             assert limit >= max(rules.ceil_to_grid(max(r["balance"], Decimal(0))), low), r
             assert not (r["d_dormant"] and r["d_good_standing"]) or r["d_cash_out"], r
+            # no cut without notice, and never below what was announced
+            assert r["prev_status"] == "active" and r["pending_effective_date"] <= D, r
+            assert limit >= r["pending_proposed_limit"], r
+        if r["d_step"] in ("announce", "notice_pending"):
+            assert limit == held and r["d_cut_limit"] < held, r
         if r["d_step"] == "reinstate":
             pre = r["pre_suspension_limit"] or r["initial_limit"]
             assert limit <= max(low, rules.floor_to_grid(pre * rules.reinstate_ratio)), r

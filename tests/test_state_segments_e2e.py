@@ -19,6 +19,7 @@ from jobs.files.storage import Storage
 from jobs.output.carried_state import (
     CARRIED_TABLES,
     FORMAT,
+    PENDING_TABLE,
     _new_repayment_rows,
     _read_state,
     forget_old_states,
@@ -90,7 +91,8 @@ def _states(out: Path) -> list[str]:
 
 def _state(out: Path, night: str, builds_on: tuple[str, ...]) -> None:
     folder = out / "_state" / f"run_date={night}"
-    tables = (*CARRIED_TABLES, WINDOWS_TABLE, BILLS_TABLE, "index_transactions", "index_repayments")
+    indexes = ("index_transactions", "index_repayments")
+    tables = (*CARRIED_TABLES, WINDOWS_TABLE, BILLS_TABLE, PENDING_TABLE, *indexes)
     for table in tables:
         (folder / table).mkdir(parents=True)
     segments = [{"run_date": d, "attempt_id": d} for d in (*builds_on, night)]

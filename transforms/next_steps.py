@@ -189,7 +189,7 @@ def _cut_steps(cuts: DataFrame, at_hand: _AtHand, *, policy: Policy, as_of: date
     )
     candidates = _numbered(by_bill.unionByName(down))
     bills = _paid(
-        candidates, at_hand, booked=_booked(candidates, at_hand.open_bills), pay_day=pay_day
+        candidates, at_hand, booked=_booked(candidates, at_hand.open_bills, pay_day=pay_day)
     )
     previous = cuts.select(
         "user_id",
@@ -230,9 +230,11 @@ def _suspension_steps(
     suspended: DataFrame, at_hand: _AtHand, *, policy: Policy, as_of: date
 ) -> DataFrame:
     reinstated_on = as_of + timedelta(days=max(policy.limits.reinstate_after_days, 1))
-    past_due = at_hand.open_bills.filter(F.col("due_date") < F.lit(as_of))
+    # A bill due on the run date and still open is past due from tomorrow: the user is told to
+    # pay it with the others.
+    past_due = at_hand.open_bills.filter(F.col("due_date") <= F.lit(as_of))
     falling_due = at_hand.open_bills.filter(
-        (F.col("due_date") >= F.lit(as_of)) & (F.col("due_date") < F.lit(reinstated_on))
+        (F.col("due_date") > F.lit(as_of)) & (F.col("due_date") < F.lit(reinstated_on))
     )
     listed = past_due.groupBy("user_id").agg(
         F.sort_array(F.collect_list(F.struct("due_date", "bill_id", "owed"))).alias("bills"),
@@ -265,9 +267,12 @@ def _suspension_steps(
     )
     # every past-due bill paid the next day, the ones falling due paid on their due date
     booked = candidates.join(past_due.unionByName(falling_due), "user_id").select(
-        "scenario", "bill_id", F.col("owed").alias("paid_now")
+        "scenario",
+        "bill_id",
+        F.col("owed").alias("paid_now"),
+        F.greatest(F.lit(as_of + timedelta(days=1)), F.col("due_date")).alias("paid_on"),
     )
-    bills = _paid(candidates, at_hand, booked=booked, pay_day=as_of + timedelta(days=1))
+    bills = _paid(candidates, at_hand, booked=booked)
     previous = suspended.select(
         "user_id",
         F.lit(0).cast(AMOUNT).alias("prev_limit"),
@@ -315,30 +320,33 @@ def _numbered(candidates: DataFrame) -> DataFrame:
     return candidates.withColumn("scenario", F.row_number().over(order).cast("long"))
 
 
-def _booked(candidates: DataFrame, open_bills: DataFrame) -> DataFrame:
-    """What each candidate pays on each unsettled bill: the named bill, or the pay-down booked
-    oldest due first."""
+def _booked(candidates: DataFrame, open_bills: DataFrame, *, pay_day: date) -> DataFrame:
+    """What each candidate pays on each unsettled bill, on `pay_day`: the named bill, or the
+    pay-down booked oldest due first."""
     paid_now = F.when(
         F.col("only_bill").isNotNull(),
         F.when(F.col("bill_id") == F.col("only_bill"), F.col("owed")).otherwise(F.lit(0)),
     ).otherwise(F.least(F.col("owed"), F.greatest(F.col("cost") - F.col("owed_before"), F.lit(0))))
     return candidates.join(open_bills, "user_id").select(
-        "scenario", "bill_id", paid_now.cast(AMOUNT).alias("paid_now")
+        "scenario",
+        "bill_id",
+        paid_now.cast(AMOUNT).alias("paid_now"),
+        F.lit(pay_day).alias("paid_on"),
     )
 
 
-def _paid(candidates: DataFrame, at_hand: _AtHand, *, booked: DataFrame, pay_day: date):
-    """Each candidate's bills after its payments (`booked`: scenario, bill_id, paid_now),
-    keyed by the candidate's surrogate id. A bill not yet due on a payment's day gets it by its
-    due date; a bill paid in full is settled on that day (or on its due date, if paid then)."""
+def _paid(candidates: DataFrame, at_hand: _AtHand, *, booked: DataFrame) -> DataFrame:
+    """Each candidate's bills after its payments (`booked`: scenario, bill_id, paid_now,
+    paid_on), keyed by the candidate's surrogate id. A bill paid in full is settled on the
+    payment's day; a payment made by the due date counts as paid by it."""
     zero = F.lit(0).cast(AMOUNT)
     paid_now = F.coalesce(F.col("paid_now"), zero)
-    due_later = F.col("due_date") >= F.lit(pay_day)
     settles = (
         F.col("settled_on").isNull()
-        & (F.col("paid_amount") + paid_now >= F.col("bill_amount"))
         & (paid_now > 0)
+        & (F.col("paid_amount") + paid_now >= F.col("bill_amount"))
     )
+    by_due = F.when(F.col("paid_on") <= F.col("due_date"), paid_now).otherwise(zero)
     return (
         candidates.select("scenario", "user_id")
         .join(at_hand.bills, "user_id")
@@ -349,12 +357,8 @@ def _paid(candidates: DataFrame, at_hand: _AtHand, *, booked: DataFrame, pay_day
             "bill_amount",
             "due_date",
             (F.col("paid_amount") + paid_now).cast(AMOUNT).alias("paid_amount"),
-            (F.col("paid_by_due") + F.when(due_later, paid_now).otherwise(zero))
-            .cast(AMOUNT)
-            .alias("paid_by_due"),
-            F.when(settles, F.least(F.lit(pay_day), F.col("due_date")))
-            .otherwise(F.col("settled_on"))
-            .alias("settled_on"),
+            (F.col("paid_by_due") + by_due).cast(AMOUNT).alias("paid_by_due"),
+            F.when(settles, F.col("paid_on")).otherwise(F.col("settled_on")).alias("settled_on"),
         )
     )
 
