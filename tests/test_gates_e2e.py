@@ -3,6 +3,7 @@ feed, an account master that would suspend everyone; `--accept-anomaly`; `valida
 
 import json
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -138,6 +139,8 @@ def test_a_master_that_would_suspend_everyone_is_blocked_until_a_person_accepts(
     older = rerate("rollback", "--date", BEFORE, "--reason", "x", "--output", str(out))
     assert older.returncode == 2 and f"that is {D}" in older.stderr
     changes = read_table(out, "limit_changes", D)
+    told = read_table(out, "notices", D)
+    assert (told.kind == "suspended").sum() == len(changes), "each suspended user is told"
     rolled = rerate(
         "rollback",
         "--date",
@@ -161,4 +164,38 @@ def test_a_master_that_would_suspend_everyone_is_blocked_until_a_person_accepts(
     assert all(list(codes) == ["ROLLBACK"] for codes in reversal.reason_codes)
     withdrawn = pd.read_parquet(out / "withdrawn" / "limit_changes" / f"run_date={D}")
     assert len(withdrawn) == len(original)
+    # the users' notices go with the run: none is left where readers look
+    assert not (out / "notices" / f"run_date={D}").exists()
+    withdrawn_notices = pd.read_parquet(out / "withdrawn" / "notices" / f"run_date={D}")
+    assert len(withdrawn_notices) == len(told)
     # That the next run diffs against the restored state is tested in test_faults_e2e.
+
+
+def test_the_night_after_a_wave_of_raises_publishes_and_only_warns_of_the_score_drift(
+    world, tmp_path
+):
+    """A book whose initial limits are all below what the policy grants: the bootstrap raises
+    many, utilization falls everywhere and the scores rise with it. That drift is the job's own
+    doing; the next night must publish, with a warning, not page a person."""
+    inputs, out = tmp_path / "input", tmp_path / "output"
+    shutil.copytree(world["input"], inputs)
+    low = lambda rows: rows.set_column(  # noqa: E731
+        rows.schema.get_field_index("initial_limit"),
+        rows.schema.field("initial_limit"),
+        pa.array([Decimal("600.00")] * len(rows), rows.schema.field("initial_limit").type),
+    )
+    for partition in (inputs / "accounts").glob("dt=*"):
+        rewrite(partition, low)
+    drift_warns_early = policy_variant(volume_min_rows=20, max_score_psi=0.05)
+    bootstrap = run_date(BEFORE, inputs, out, world["conf"], "--quiet", policy=drift_warns_early)
+    assert bootstrap.returncode == 0, bootstrap.stderr
+    raised = read_table(out, "limit_changes", BEFORE).change_type.eq("increase").sum()
+    assert raised > 0.2 * len(read_table(out, "limits", BEFORE)), "a wave of raises"
+
+    night = run_date(D, inputs, out, world["conf"], "--quiet", policy=drift_warns_early)
+    assert night.returncode == 0, night.stderr
+    r = report(out, D)
+    psi = check(r, "score_psi")
+    assert psi["value"] > 0.05 and psi["passed"] and psi["blocks"] is False
+    assert any("never blocks" in w for w in r["warnings"])
+    assert all(check(r, name)["passed"] for name in ("adverse_share", "increase_share"))

@@ -1,6 +1,7 @@
 """One account followed through eleven months of re-rating runs, each diffing against the one
-before: a good payer misses a bill and is cut, then suspended; pays; is reinstated at no more
-than half its pre-suspension limit, then climbs back step by step while it stays clean.
+before: a good payer misses a bill and is told of a cut, then suspended before the cut applies;
+pays; is reinstated at no more than half its pre-suspension limit, then climbs back step by step
+while it stays clean.
 
 The runs call the same chain as `rerate run` (transforms.pipeline, then transforms.diff) on the
 ledgers as recorded by each run date, carrying the published state from run to run.
@@ -12,8 +13,16 @@ from decimal import Decimal
 import pytest
 
 from transforms.diff import classify_changes, to_limits
+from transforms.notices import pending_from_published, to_notices
 from transforms.pipeline import rerate_accounts
-from transforms.schemas import ACCOUNTS, LIMIT_CHANGES, LIMITS, REPAYMENTS, TRANSACTIONS
+from transforms.schemas import (
+    ACCOUNTS,
+    LIMIT_CHANGES,
+    LIMITS,
+    NOTICES,
+    REPAYMENTS,
+    TRANSACTIONS,
+)
 
 USER = 1
 FIRST_RUN = date(2026, 3, 1)
@@ -84,14 +93,16 @@ def recorded_by(rows: list, run_date: date, time_at: int) -> list:
     return [r for r in rows if r[time_at].date() <= run_date]
 
 
-def run_chain(spark, policy) -> tuple[list, list]:
-    """Every run from FIRST_RUN to LAST_RUN; returns the published limits and changes."""
+def run_chain(spark, policy) -> tuple[list, list, list]:
+    """Every run from FIRST_RUN to LAST_RUN; returns the published limits, changes and notices
+    (their next steps are not this story's subject: tests/test_notices_e2e.py)."""
     transactions, repayments = ledgers()
     accounts = spark.createDataFrame(
         [(USER, date(2024, 6, 1), Decimal("3000.00"), "active")], ACCOUNTS
     )
-    published_limits, published_changes = [], []
+    published_limits, published_changes, published_notices = [], [], []
     previous = []
+    no_steps = spark.createDataFrame([], "user_id long, next_steps array<string>")
     run_date = FIRST_RUN
     while run_date <= LAST_RUN:
         decided = rerate_accounts(
@@ -100,9 +111,20 @@ def run_chain(spark, policy) -> tuple[list, list]:
             spark.createDataFrame(recorded_by(repayments, run_date, 6), REPAYMENTS),
             spark.createDataFrame(previous, LIMITS),
             spark.createDataFrame(published_changes, LIMIT_CHANGES),
+            pending_from_published(
+                spark.createDataFrame(published_notices, NOTICES),
+                spark.createDataFrame(previous, LIMITS),
+            ),
             policy=policy,
             as_of=run_date,
         ).cache()
+        published_notices += to_notices(
+            decided,
+            no_steps,
+            run_date=run_date,
+            notice_days=policy.limits.decrease_notice_days,
+            policy_version=policy.version,
+        ).collect()
         previous = to_limits(decided, run_date=run_date, policy_version=policy.version).collect()
         published_limits += previous
         published_changes += classify_changes(
@@ -110,20 +132,24 @@ def run_chain(spark, policy) -> tuple[list, list]:
         ).collect()
         decided.unpersist()
         run_date += CADENCE
-    return published_limits, published_changes
+    return published_limits, published_changes, published_notices
 
 
 @pytest.mark.soak  # twelve runs of the whole decision, ~70 s: the long suite (make test-faults)
 def test_delinquency_suspension_cure_reinstatement_and_a_step_by_step_climb(spark, policy):
     rules = policy.limits
-    limits, changes = run_chain(spark, policy)
+    limits, changes, notices = run_chain(spark, policy)
     trail = [(c["run_date"], c["change_type"], c["old_limit"], c["new_limit"]) for c in changes]
+    told = [(n["run_date"], n["kind"], n["proposed_limit"]) for n in notices]
     first_miss = MISSED_DUE_DATES[0]
-    for cut in (c for c in changes if c["change_type"] == "decrease"):
-        assert first_miss < cut["run_date"] < PAID_AT_LAST, trail  # only while a bill is late
-        assert cut["reason_codes"][0] == "DELINQUENT", trail
+    announced = [n for n in notices if n["kind"] == "pending_decrease"]
+    assert announced and first_miss < announced[0]["run_date"] < PAID_AT_LAST, told
+    assert "DELINQUENT" in announced[0]["reason_codes"], told
+    # the suspension came before the cut's date: it ends the notice, and no cut applies
+    assert not [c for c in changes if c["change_type"] == "decrease"], trail
 
     suspend = next(c for c in changes if c["change_type"] == "suspend")
+    assert (suspend["run_date"], "suspended") in [(n["run_date"], n["kind"]) for n in notices]
     assert suspend["reason_codes"][0] == "DELINQUENT", trail
     assert suspend["run_date"] - first_miss > timedelta(days=rules.suspend_dpd), trail
     pre_suspension = suspend["old_limit"]

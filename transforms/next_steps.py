@@ -22,6 +22,7 @@ The candidates of every account are decided in one pass per date: each gets a su
 place of `user_id`, so the decision code runs on them unchanged.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -67,17 +68,20 @@ def next_steps(
     *,
     policy: Policy,
     as_of: date,
+    materialize: Callable[[DataFrame, str], DataFrame] = lambda rows, _: rows.localCheckpoint(),
 ) -> DataFrame:
     """`user_id, next_steps` for every account whose notice carries steps. `carried` is the
-    state the night decided with (as of `as_of`); `accounts` the accepted account master."""
+    state the night decided with (as of `as_of`); `accounts` the accepted account master.
+    `materialize(rows, name)` computes rows once and returns them cut loose from their plan
+    (the nightly run writes them to its staging folder: a local checkpoint is lost with an
+    executor)."""
     # The told accounts are few; cut down to them and cut loose from the night's long lineage
     # (every operation below would otherwise analyse the whole decision's plan again).
-    told = (
+    told = materialize(
         decided.filter(
             F.col("notice_kind").isin("pending_decrease", "decreased", "suspended", "re_engage")
-        )
-        .select(*DECIDED_COLUMNS)
-        .localCheckpoint()
+        ).select(*DECIDED_COLUMNS),
+        "told",
     )
     mine = F.broadcast(told.select("user_id"))
 
@@ -85,7 +89,7 @@ def next_steps(
         return table.join(mine, "user_id", "left_semi")
 
     # the settled bills and the checked accounts come out of long plans of their own
-    bills = cut_down(carried.bills).localCheckpoint()
+    bills = materialize(cut_down(carried.bills), "bills")
     master = accounts.select("user_id", "opened_on", "initial_limit", "status")
     at_hand = _AtHand(
         bills=bills,
@@ -93,19 +97,20 @@ def next_steps(
         totals=cut_down(carried.totals),
         activity=cut_down(carried.activity),
         windows=cut_down(carried.windows),
-        accounts=cut_down(master).localCheckpoint(),
+        accounts=materialize(cut_down(master), "accounts"),
         since=carried.as_of,
     )
     cuts = told.filter(F.col("notice_kind").isin("pending_decrease", "decreased"))
     suspended = told.filter(F.col("notice_kind") == "suspended")
-    invited = told.filter(F.col("notice_kind") == "re_engage").select(
+    steps = told.filter(F.col("notice_kind") == "re_engage").select(
         "user_id", F.array(F.lit(USE_ACCOUNT)).alias("next_steps")
     )
-    return (
-        _cut_steps(cuts, at_hand, policy=policy, as_of=as_of)
-        .unionByName(_suspension_steps(suspended, at_hand, policy=policy, as_of=as_of))
-        .unionByName(invited)
-    )
+    # Deciding candidates is a plan as large as the night's: built only for notices there are.
+    if not cuts.isEmpty():
+        steps = steps.unionByName(_cut_steps(cuts, at_hand, policy=policy, as_of=as_of))
+    if not suspended.isEmpty():
+        steps = steps.unionByName(_suspension_steps(suspended, at_hand, policy=policy, as_of=as_of))
+    return steps
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -303,15 +303,20 @@ def _rerate(night: Night) -> None:
         part = to_rejects(rows, ledger=ledger, run_date=run_date)
         rejects = part if rejects is None else rejects.unionByName(part)
 
+    publisher = night.publisher
     notice_days = policy.limits.decrease_notice_days
     steps = next_steps(
-        decided, state, accepted_rows(checked["accounts"]), policy=policy, as_of=run_date
+        decided,
+        state,
+        accepted_rows(checked["accounts"]),
+        policy=policy,
+        as_of=run_date,
+        materialize=publisher.scratch,
     ).persist(StorageLevel.MEMORY_AND_DISK)
     notices = to_notices(
         decided, steps, run_date=run_date, notice_days=notice_days, policy_version=policy.version
     )
 
-    publisher = night.publisher
     publisher.stage("limits", limits.orderBy("user_id"), partitions=4)
     publisher.stage("limit_changes", changes.orderBy("user_id"))
     publisher.stage("notices", notices.orderBy("user_id"))

@@ -50,6 +50,13 @@ class Publisher:
         self.storage.delete(f"{path}/{SUCCESS}")
         return path
 
+    def scratch(self, rows: DataFrame, name: str) -> DataFrame:
+        """Writes rows aside for this attempt alone and reads them back: computed once, and
+        read from files every executor reaches (they go with the staging folder)."""
+        path = f"{self.layout.staging(self.attempt_id)}/_scratch/{name}"
+        rows.write.mode("overwrite").parquet(path)
+        return rows.sparkSession.read.parquet(path)
+
     def staged_state(self) -> str:
         return self.staged("_state")
 

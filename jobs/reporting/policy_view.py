@@ -98,6 +98,11 @@ def render_policy(policy: Policy) -> str:
                     f"on a risk reason, score >= {rules.decrease_margin_points} points inside "
                     "a lower band; never below the balance rounded up to the grid",
                 ),
+                (
+                    "notice before a cut",
+                    f"a decrease is announced and applies {rules.decrease_notice_days} days "
+                    "later, never below what was announced; suspensions apply at once",
+                ),
                 ("dormant", f"no purchase in {rules.dormant_days} days: kept, flagged"),
                 ("look-back windows", ", ".join(f"{d} days" for d in WINDOWS)),
             ],
@@ -115,8 +120,12 @@ def render_policy(policy: Policy) -> str:
                     f"same weekday ({guard.volume_weeks} weeks) and day of month "
                     f"({guard.volume_months} months); judged from {guard.volume_min_rows} rows",
                 ),
-                ("accounts cut or suspended (exit 5)", f"> {guard.max_adverse_share:.1%}"),
-                ("score PSI vs previous run (exit 5)", f"> {guard.max_score_psi:g}"),
+                (
+                    "accounts cut, suspended or told of a cut (exit 5)",
+                    f"> {guard.max_adverse_share:.1%}",
+                ),
+                ("accounts raised (exit 5)", f"> {guard.max_increase_share:.1%}"),
+                ("score PSI vs previous run (a warning only)", f"> {guard.max_score_psi:g}"),
                 ("total granted limit move (exit 5)", f"> {guard.max_total_limit_change:.0%}"),
             ],
             ("guardrail", "blocks when"),
