@@ -186,7 +186,8 @@ def test_the_night_after_a_wave_of_raises_publishes_and_only_warns_of_the_score_
     )
     for partition in (inputs / "accounts").glob("dt=*"):
         rewrite(partition, low)
-    drift_warns_early = policy_variant(volume_min_rows=20, max_score_psi=0.05)
+    # the tiny ledger drifts less than a real book (PSI 0.35 there): a threshold it crosses
+    drift_warns_early = policy_variant(volume_min_rows=20, max_score_psi=0.01)
     bootstrap = run_date(BEFORE, inputs, out, world["conf"], "--quiet", policy=drift_warns_early)
     assert bootstrap.returncode == 0, bootstrap.stderr
     raised = read_table(out, "limit_changes", BEFORE).change_type.eq("increase").sum()
@@ -196,6 +197,6 @@ def test_the_night_after_a_wave_of_raises_publishes_and_only_warns_of_the_score_
     assert night.returncode == 0, night.stderr
     r = report(out, D)
     psi = check(r, "score_psi")
-    assert psi["value"] > 0.05 and psi["passed"] and psi["blocks"] is False
+    assert psi["value"] > 0.01 and psi["passed"] and psi["blocks"] is False
     assert any("never blocks" in w for w in r["warnings"])
     assert all(check(r, name)["passed"] for name in ("adverse_share", "increase_share"))
