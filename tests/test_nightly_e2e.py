@@ -211,6 +211,7 @@ def test_explain_shows_each_step_and_agrees_with_the_published_run(book):
         assert reason in text
     notice = read_table(book["output"], "notices", DAY_BEFORE).set_index("user_id").loc[cut.user_id]
     assert f"told on {DAY_BEFORE}: suspended" in text
+    assert len(notice.next_steps) >= 1
     for step in notice.next_steps:
         assert step in text
 
@@ -227,9 +228,11 @@ def test_explain_shows_an_announced_cut_its_steps_and_that_it_is_pending_the_nex
         f"pending_decrease; limit now {announced.current_limit}, to be "
         f"{announced.proposed_limit} from {announced.effective_date}"
     ) in told.stdout
+    assert len(announced.next_steps) >= 1
     for step in announced.next_steps:
         assert step in told.stdout
     next_night = rerate("explain", "--date", END, "--user", user, *args, conf=book["conf"])
+    assert next_night.returncode == 0, next_night.stderr
     assert f"a cut announced on {DAY_BEFORE} to {announced.proposed_limit}" in next_night.stdout
 
     unknown = rerate("explain", "--date", END, "--user", "999999999", *args, conf=book["conf"])

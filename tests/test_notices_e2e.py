@@ -31,7 +31,8 @@ LOOSE = policy_variant(
 
 def _open_bills(inputs, user_id: int) -> pd.DataFrame:
     """The user's unsettled bills on D, oldest due first, with what is owed on each."""
-    rows = pd.concat(pd.read_parquet(p) for p in sorted((inputs / "repayments").glob("dt=*")))
+    days = [p for p in sorted((inputs / "repayments").glob("dt=*")) if p.name <= f"dt={D}"]
+    rows = pd.concat(pd.read_parquet(p) for p in days)
     rows = rows[rows.user_id == user_id]
     bills = rows[rows.entry_type == "bill"].set_index("bill_id")
     paid = rows[rows.entry_type == "payment"].groupby("bill_id").amount.sum()
@@ -109,7 +110,7 @@ def noticed(spark, tmp_path_factory):
     can_act = cuts[cuts.next_steps.map(lambda s: not s[0].startswith("WAIT_UNTIL"))]
     actors = set(can_act.user_id.iloc[::2])
     suspended = told[told.kind == "suspended"]
-    payers = suspended[suspended.next_steps.map(lambda s: s[-1].startswith("WAIT_UNTIL"))]
+    payers = suspended[suspended.next_steps.map(lambda s: s[-1] == f"WAIT_UNTIL:{W}")]
     payments = []
     for notice in can_act[can_act.user_id.isin(actors)].itertuples():
         payments += _payments(inputs, notice.user_id, notice.next_steps[0], balance[notice.user_id])
@@ -152,6 +153,29 @@ def test_the_bootstrap_announces_cuts_and_some_have_a_step_that_averts_them(noti
     assert len(noticed["actors"]) >= 3
     assert (cuts.effective_date == E).all()
     assert len(noticed["payers"]) >= 1, "some suspension should name what to pay"
+
+
+def test_steps_name_only_the_users_own_bills_and_never_more_than_is_owed(noticed):
+    inputs = noticed["input"]
+    told = pd.concat([noticed["cuts"], noticed["suspended"]])
+    balance = read_table(noticed["output"], "limits", D.isoformat()).set_index("user_id").balance
+    bills = pd.concat(pd.read_parquet(p) for p in sorted((inputs / "repayments").glob("dt=*")))
+    owner = bills[bills.entry_type == "bill"].set_index("bill_id").user_id
+    for notice in told.itertuples():
+        assert 1 <= len(notice.next_steps) <= 3, notice
+        owed = _open_bills(inputs, notice.user_id).set_index("bill_id").owed
+        for step in notice.next_steps:
+            code, *args = step.split(":")
+            if code == "PAY_BILL":
+                bill, amount = args
+                assert owner[bill] == notice.user_id, step
+                assert Decimal(amount) == owed[bill] > 0, step  # to the cent, all still owed
+            elif code == "PAY_DOWN_TO":
+                assert 0 <= Decimal(args[0]) < balance[notice.user_id], step
+            elif code == "WAIT_UNTIL":
+                assert date.fromisoformat(args[0]) >= E, step
+            else:
+                assert step == "CONTACT_SUPPORT" and notice.kind == "suspended", step
 
 
 def test_users_who_do_their_first_step_are_spared_the_others_are_cut_as_announced(noticed):

@@ -10,7 +10,7 @@ from tests.e2e import generate, is_published, run_date, small_profile, table_row
 
 BEFORE, D = "2026-05-30", "2026-05-31"
 USERS, DAYS = 400, 120
-TABLES = ("limits", "limit_changes", "rejects")
+TABLES = ("limits", "limit_changes", "notices", "rejects")
 
 
 def make_world(tmp_path_factory) -> dict:

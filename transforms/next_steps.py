@@ -13,8 +13,10 @@ offered only where that decision comes out as promised:
   day the history behind the cut leaves the look-back: nothing in the user's power averts it.
 - a suspension (`suspended`): every past-due bill paid (a `PAY_BILL` each, or one `PAY_DOWN_TO`
   where there are more than two) and the bills falling due meanwhile paid on time, then
-  `WAIT_UNTIL` the reinstatement wait ends; checked to be reinstated on that date. A manual hold
-  (`frozen`) is `CONTACT_SUPPORT` first: only a person lifts it.
+  `WAIT_UNTIL` the reinstatement wait ends; checked to be reinstated on that date. Where paying
+  is not enough by then, the wait is until the late history leaves the look-back (that date is
+  the time rule's, not a decision run). A manual hold (`frozen`) is `CONTACT_SUPPORT` first:
+  only a person lifts it.
 - a re-engagement (`re_engage`): `USE_ACCOUNT`.
 
 A payment is booked to the user's unsettled bills oldest due first, as the platform books it.
@@ -216,19 +218,17 @@ def _cut_steps(cuts: DataFrame, at_hand: _AtHand, *, policy: Policy, as_of: date
     outcome = _decide(candidates, at_hand, bills, previous, policy=policy, on=effective)
     averts = ~F.col("d_step").isin("decrease", "suspend")
     chosen = _cheapest(outcome.filter(averts))
-    wait = _history_leaves(at_hand.bills, effective=effective, as_of=as_of)
+    wait = _history_leaves(cuts, at_hand.bills, effective=effective, as_of=as_of)
     return (
         cuts.select("user_id")
         .join(chosen, "user_id", "left")
-        .join(wait, "user_id", "left")
-        .select(
-            "user_id",
-            F.coalesce(
-                F.col("steps"),
-                F.array(F.concat_ws(":", F.lit(WAIT_UNTIL), F.col("wait_until").cast("string"))),
-            ).alias("next_steps"),
-        )
+        .join(wait, "user_id")
+        .select("user_id", F.coalesce(F.col("steps"), F.array(_wait_until())).alias("next_steps"))
     )
+
+
+def _wait_until() -> Column:
+    return F.concat_ws(":", F.lit(WAIT_UNTIL), F.col("wait_until").cast("string"))
 
 
 def _suspension_steps(
@@ -245,6 +245,8 @@ def _suspension_steps(
         F.sort_array(F.collect_list(F.struct("due_date", "bill_id", "owed"))).alias("bills"),
         F.sum("owed").cast(AMOUNT).alias("past_due_owed"),
     )
+    to_pay = past_due.unionByName(falling_due)
+    owed_meanwhile = to_pay.groupBy("user_id").agg(F.sum("owed").cast(AMOUNT).alias("cost"))
     pay_each = F.transform(
         F.col("bills"),
         lambda b: F.concat_ws(":", F.lit(PAY_BILL), b["bill_id"], _money(b["owed"])),
@@ -255,7 +257,9 @@ def _suspension_steps(
         .otherwise(
             F.array(
                 F.concat_ws(
-                    ":", F.lit(PAY_DOWN_TO), _money(F.col("balance") - F.col("past_due_owed"))
+                    ":",
+                    F.lit(PAY_DOWN_TO),
+                    _money(F.greatest(F.col("balance") - F.col("past_due_owed"), F.lit(0))),
                 )
             )
         ),
@@ -263,15 +267,17 @@ def _suspension_steps(
     )
     wait = F.lit(f"{WAIT_UNTIL}:{reinstated_on.isoformat()}")
     candidates = _numbered(
-        suspended.filter(~F.col("d_frozen")).select(
+        suspended.filter(~F.col("d_frozen"))
+        .join(owed_meanwhile, "user_id", "left")
+        .select(
             "user_id",
             F.lit("settle").alias("step"),
-            F.lit(0).cast(AMOUNT).alias("cost"),
+            F.coalesce(F.col("cost"), F.lit(0)).cast(AMOUNT).alias("cost"),
             F.lit(None).cast("string").alias("only_bill"),
         )
     )
     # every past-due bill paid the next day, the ones falling due paid on their due date
-    booked = candidates.join(past_due.unionByName(falling_due), "user_id").select(
+    booked = candidates.join(to_pay, "user_id").select(
         "scenario",
         "bill_id",
         F.col("owed").alias("paid_now"),
@@ -302,9 +308,13 @@ def _suspension_steps(
     )
     outcome = _decide(candidates, at_hand, bills, previous, policy=policy, on=reinstated_on)
     checked = outcome.select("user_id", (F.col("d_step") == "reinstate").alias("reinstated"))
+    # Reinstated later than the wait allows: the earliest date the time rules name is when the
+    # late history leaves the look-back (a date, not a decision the program has run).
+    later = _history_leaves(suspended, at_hand.bills, effective=reinstated_on, as_of=as_of)
     return (
         suspended.join(listed, "user_id", "left")
         .join(checked, "user_id", "left")
+        .join(later, "user_id")
         .select(
             "user_id",
             F.when(
@@ -312,7 +322,7 @@ def _suspension_steps(
                 F.slice(F.concat(F.array(F.lit(CONTACT_SUPPORT)), pay_steps), 1, MAX_STEPS),
             )
             .when(F.col("reinstated"), F.concat(pay_steps, F.array(wait)))
-            .otherwise(F.array(F.lit(CONTACT_SUPPORT)))
+            .otherwise(F.concat(F.slice(pay_steps, 1, MAX_STEPS - 1), F.array(_wait_until())))
             .alias("next_steps"),
         )
     )
@@ -422,14 +432,24 @@ def _cheapest(averting: DataFrame) -> DataFrame:
     )
 
 
-def _history_leaves(bills: DataFrame, *, effective: date, as_of: date) -> DataFrame:
-    """Per user: the first day the history behind a cut no longer counts: a year after the last
-    late bill was settled (or after the effective date, for one still open), else six months on."""
+def _history_leaves(
+    told: DataFrame, bills: DataFrame, *, effective: date, as_of: date
+) -> DataFrame:
+    """Per told user (`user_id, wait_until`): the first day the history behind a cut no longer
+    counts: a year after the last late bill was settled (or after the effective date, for one
+    still open), else six months on; an account without bills waits the six months too."""
     late = F.coalesce(F.col("settled_on") > F.col("due_date"), F.col("due_date") < F.lit(effective))
-    last_late = F.max(F.when(late, F.coalesce(F.col("settled_on"), F.lit(effective))))
+    last_late = bills.groupBy("user_id").agg(
+        F.max(F.when(late, F.coalesce(F.col("settled_on"), F.lit(effective)))).alias("last_late")
+    )
     quiet = F.lit(as_of + timedelta(days=QUIET_LOOKBACK_DAYS))
-    return bills.groupBy("user_id").agg(
-        F.greatest(
-            F.coalesce(F.date_add(last_late, LATE_LOOKBACK_DAYS), quiet), F.lit(effective)
-        ).alias("wait_until")
+    return (
+        told.select("user_id")
+        .join(last_late, "user_id", "left")
+        .select(
+            "user_id",
+            F.greatest(
+                F.coalesce(F.date_add("last_late", LATE_LOOKBACK_DAYS), quiet), F.lit(effective)
+            ).alias("wait_until"),
+        )
     )

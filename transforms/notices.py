@@ -34,7 +34,6 @@ PENDING_AS_PREVIOUS = tuple(f"pending_{name}" for name in names(PENDING)[1:])
 # The kinds that start or end a pending notice.
 PENDING_EVENTS = ("pending_decrease", "decreased", "decrease_withdrawn", "suspended")
 DORMANT = "DORMANT"
-STEPS_CARRIED = ("pending_decrease", "decreased", "suspended")  # kinds whose steps are checked
 
 DECIDED_COLUMNS = (
     "notice_kind",

@@ -83,8 +83,9 @@ class Publisher:
         """Makes the staged run the date's published run, through a journal
         (jobs.output.journal):
         the old report goes first (the date stops being published), the old partitions move to
-        trash, the staged ones move in, the new report is written and the two `_SUCCESS`
-        markers come last: the second one is the moment the run becomes visible."""
+        trash, the staged ones move in, the new report is written and the `_SUCCESS`
+        markers come last, the notices' first: the last of the contract tables' two is the
+        moment the run becomes visible."""
         text = report_json(report)
         journal = Journal("publish", run_date.isoformat(), self.attempt_id)
         journal.write(self.layout.attempt_report(run_date, self.attempt_id), text)

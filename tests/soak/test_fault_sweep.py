@@ -78,7 +78,9 @@ def test_a_crash_before_each_publish_step(world, tmp_path, spark, start):
     steps = journal_steps(images / "publish-0")
     taken = sorted(p.name for p in images.iterdir())
     assert taken == sorted(["staged"] + [f"publish-{n}" for n in range(steps)])
-    assert steps == {"base": 11, "reference": 15}[start]  # a rerun also moves the old run out
+    # each run table moved in and three `_SUCCESS` markers touched (notices, then the contract's
+    # two); a rerun also moves the old run's four tables and its state out
+    assert steps == {"base": 13, "reference": 18}[start]
     for name in taken:
         restore(images / name, out)
         assert_nothing_partial(world, out)
@@ -129,7 +131,7 @@ def test_kills_at_random_moments(world, tmp_path):
 def assert_same_output(out: Path, finished: Path) -> None:
     """Every table partition and D's report as in the output of the rollback that finished."""
     folders = [f"{t}/run_date={day}" for t in TABLES for day in (BEFORE, D)]
-    folders += [f"withdrawn/{t}/run_date={D}" for t in ("limits", "limit_changes")]
+    folders += [f"withdrawn/{t}/run_date={D}" for t in ("limits", "limit_changes", "notices")]
     folders += [f"reversals/run_date={D}"]
     for folder in folders:
         assert same(table_rows(out / folder), table_rows(finished / folder)), folder
@@ -150,12 +152,12 @@ def test_a_crash_before_each_rollback_step(world, tmp_path, spark):
     shutil.copytree(out, finished)
     assert report(finished, D)["status"] == "rolled_back" and is_published(finished, BEFORE)
     assert table_rows(finished / "reversals" / f"run_date={D}") is not None
-    for table in ("limits", "limit_changes"):
+    for table in ("limits", "limit_changes", "notices"):
         withdrawn = table_rows(finished / "withdrawn" / table / f"run_date={D}")
         assert withdrawn.equals(table_rows(world["reference"] / table / f"run_date={D}"))
 
     steps = journal_steps(images / "rollback-0")
-    assert steps == 8
+    assert steps == 9  # three tables withdrawn, and the steps around them
     assert sorted(p.name for p in images.iterdir()) == sorted(f"rollback-{n}" for n in range(steps))
     for n in range(steps):
         restore(images / f"rollback-{n}", out)
