@@ -46,7 +46,12 @@ def test_an_exception_between_writing_and_publishing_leaves_the_published_run(wo
     assert is_published(out, D)
     assert_nothing_partial(world, out)
     attempts = sorted((out / "runs" / f"run_date={D}" / "attempts").glob("*.json"))
-    assert [json.loads(a.read_text())["status"] for a in attempts].count("failed") == 1
+    (failure,) = [r for a in attempts if (r := json.loads(a.read_text()))["status"] == "failed"]
+    # where it failed, in a few frames an operator reads, not the JVM's thousand lines
+    frames = failure["traceback"].splitlines()
+    assert 'File "' in failure["traceback"] and "InjectedFault" in frames[-1]
+    assert len(frames) <= 2 * 8 + 1
+    assert failure["what_to_do"].startswith("an unexpected failure: the attempt's report")
     # An undisturbed rerun gives the undisturbed result and leaves nothing behind.
     assert run_d(world, out).returncode == 0
     assert_same_as_undisturbed(world, out)
@@ -80,6 +85,8 @@ def test_a_live_writers_lock_refuses_the_run_and_a_dead_writers_is_taken_over(wo
         assert refused.returncode == 1, refused.stderr
         assert "another run holds the output" in refused.stderr
         assert f"'pid': {holder.pid}" in refused.stderr
+        assert "what to do: another rerate is writing this output" in refused.stderr
+        assert "died on this host is taken over" in refused.stderr  # as the README says
         assert json.loads((out / "_lock").read_text())["attempt_id"] == "theirs"  # left alone
         assert not is_published(out, D)
     finally:
@@ -118,6 +125,7 @@ def test_a_full_disk_fails_the_run_and_leaves_the_published_state(world, small_d
     full = run_d(world, out)
     assert full.returncode == 1, full.stderr
     assert "Traceback" not in full.stderr
+    assert "what to do: the disk that holds the output is full: free space" in full.stderr
     assert not is_published(out, D)
     assert_nothing_partial(world, out)
     filler.unlink()
@@ -134,4 +142,8 @@ def test_an_unwritable_output_fails_with_its_report_on_stderr(world, small_disk)
     assert "the output cannot be written" in refused.stderr
     assert '"status": "failed"' in refused.stderr  # the report, since it could not be saved
     assert "Traceback" not in refused.stderr
+    printed, _ = json.JSONDecoder().raw_decode(refused.stderr[refused.stderr.index("{") :])
+    advice = printed["what_to_do"]
+    assert advice.startswith("the output cannot be written (read-only or permission denied)")
+    assert "a retry is safe" not in refused.stderr and "traceback" not in advice
     assert_nothing_partial(world, out)

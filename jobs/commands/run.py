@@ -12,7 +12,6 @@ import logging
 import socket
 import sys
 import time
-import traceback
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib import metadata
@@ -26,7 +25,7 @@ from jobs.config import Settings
 from jobs.files.layout import InputLayout, OutputLayout
 from jobs.files.ledgers import EVENT_LEDGERS
 from jobs.files.storage import Storage
-from jobs.outcome import ExitCode, Stop, failure_reason
+from jobs.outcome import ExitCode, Stop, failure_reason, traceback_tail
 from jobs.output.carried_state import (
     PENDING_TABLE,
     SORTED_BY,
@@ -173,7 +172,7 @@ def _attempt(night: Night) -> RunResult:
         code, report.reason = stop.code, stop.reason
     except Exception as e:  # noqa: BLE001 - any failure must still leave a report (exit 1)
         code, report.reason = ExitCode.FAILURE, failure_reason(e)
-        report.traceback = traceback.format_exc()
+        report.traceback = traceback_tail(e)
         log.error("run %s failed: %s", night.run_date, report.reason)
     if code == ExitCode.PUBLISHED and not report.dry_run:
         report.close(code)
@@ -187,7 +186,7 @@ def _attempt(night: Night) -> RunResult:
                 f"publishing failed: {failure_reason(e)}; the next rerate run on this output "
                 "finishes or cleans up what it began"
             )
-            report.traceback = traceback.format_exc()
+            report.traceback = traceback_tail(e)
             log.error("run %s: %s", night.run_date, report.reason)
             return _finish(night, ExitCode.FAILURE, current=False)
     try:
@@ -225,9 +224,7 @@ def _finish(night: Night, code: ExitCode, *, current: bool) -> RunResult:
         return RunResult(code, written, path)
     except Exception as e:  # noqa: BLE001 - an unwritable output must not hide the report
         report.warnings.append(f"the report could not be written: {failure_reason(e)}")
-        log.debug("traceback of the failure: %s", report.traceback)
-        shown = {k: v for k, v in report.as_json().items() if k != "traceback"}
-        print(json.dumps(shown, indent=2, default=str), file=sys.stderr)
+        print(json.dumps(report.as_json(), indent=2, default=str), file=sys.stderr)
         return RunResult(
             code, report.as_json(), "(printed on stderr: the output could not be written)"
         )

@@ -56,8 +56,9 @@ def output_lock(storage: Storage, layout: OutputLayout, attempt_id: str, command
         stale = holder and holder.get("host") == me["host"] and not _alive(holder.get("pid", -1))
         if not stale:
             raise OutputLocked(
-                f"{path} is held by {holder or 'an unreadable lock file'}; if that process is "
-                "gone, delete the file and run again"
+                f"{path} is held by {holder or 'an unreadable lock file'}; a lock left by a "
+                "process that died on this host is taken over, one from another host (or "
+                "unreadable) is not: if that process is gone, delete the file and run again"
             )
         storage.delete(path)
         if not storage.create_new(path, json.dumps(me)):
