@@ -80,6 +80,43 @@ def test_a_half_written_partition_is_refused_with_exit_4(world, tmp_path):
     assert validated.returncode == 4 and "volume" in validated.stdout
 
 
+def test_a_truncated_parquet_file_is_named_with_its_cause_not_called_schema_drift(world, tmp_path):
+    inputs, out = copy(world, tmp_path)
+    (good,) = (inputs / "transactions" / f"dt={D}").glob("*.parquet")
+    data = good.read_bytes()
+    good.write_bytes(data[: len(data) // 2])  # a copy cut off half way...
+    good.with_name(f".{good.name}.crc").unlink()  # ...by a tool that writes no Hadoop checksum
+    refused = run_date(D, inputs, out, world["conf"], policy=world["policy"])
+    assert refused.returncode == 4, refused.stderr
+    outcome = refused.stderr.splitlines()[0]
+    assert f"unreadable Parquet file: file:{good} " in outcome
+    assert "is not a Parquet file" in outcome and "An error occurred while calling" not in outcome
+    assert "Traceback" not in refused.stderr
+    r = report(out, D)
+    assert r["status"] == "bad_input" and r["exit_code"] == 4
+    found = check(r, "parquet_files")
+    assert not found["passed"] and len(found["problems"]) == 1
+    assert f"({len(data) // 2:,} bytes)" in found["problems"][0]
+    assert "schema" not in [c["name"] for c in r["checks"]]  # not drift: the file is broken
+    assert not is_published(out, D)
+
+
+def test_an_input_root_that_is_not_there_is_a_usage_error_not_a_late_loader(world, tmp_path):
+    inputs, out = copy(world, tmp_path)
+    for root, what in ((tmp_path / "inptu", "does not exist"), (tmp_path / "a-file", "folder")):
+        if what == "folder":
+            root.write_text("not a ledger")
+        refused = run_date(D, root, out, world["conf"], policy=world["policy"])
+        assert refused.returncode == 2, refused.stderr
+        assert f"the input root {root} " in refused.stderr and what in refused.stderr
+        assert "retry will not help" in refused.stderr
+        assert report(out, D)["status"] == "usage_error"
+        validated = rerate("validate", "--date", D, "--input", str(root), conf=world["conf"])
+        assert validated.returncode == 2 and what in validated.stdout
+    (inputs / "transactions" / f"dt={D}" / "_SUCCESS").unlink()  # the root is there, D is late
+    assert run_date(D, inputs, out, world["conf"], policy=world["policy"]).returncode == 3
+
+
 def test_a_feed_replayed_with_new_ids_is_refused_with_exit_4(world, tmp_path):
     inputs, out = copy(world, tmp_path)
     partition = inputs / "transactions" / f"dt={D}"
@@ -108,6 +145,27 @@ def test_a_feed_replayed_with_new_ids_is_refused_with_exit_4(world, tmp_path):
     assert not is_published(out, D)
 
 
+def assert_every_view_says_it_was_accepted(world, out: Path, summary: str, accepted: dict):
+    """The run's summary, `rerate report` as text and JSON, and the page: each says first that
+    the run went out over which guards, by whose stated reason, with the figures."""
+    first = f"PUBLISHED OVER THE GUARDRAILS ({', '.join(accepted['checks'])})"
+    figures_line = accepted["findings"][0]
+    summary_lines = summary.splitlines()
+    assert first in summary_lines[1] and accepted["accepted_by"] in summary_lines[1]
+    assert '"fraud sweep, ticket 42"' in summary_lines[1] and figures_line in summary
+    args = ("report", "--date", D, "--output", str(out))
+    text = rerate(*args, conf=world["conf"])
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.splitlines()[0].startswith(first) and figures_line in text.stdout
+    as_json = json.loads(rerate(*args, "--format", "json", conf=world["conf"]).stdout)
+    assert as_json["status"] == "published" and as_json["accepted_anomaly"] == accepted
+    page = (out / "runs" / f"run_date={D}" / "report.html").read_text()
+    body = page.split("<body>", 1)[1]
+    assert body.index('class="anomaly"') < body.index("<h2>")
+    assert first in page and "fraud sweep, ticket 42" in page
+    assert "Status: <strong>published</strong>" in page
+
+
 def test_a_master_that_would_suspend_everyone_is_blocked_until_a_person_accepts(world, tmp_path):
     inputs, out = copy(world, tmp_path)
     frozen = lambda rows: rows.set_column(  # noqa: E731
@@ -126,7 +184,7 @@ def test_a_master_that_would_suspend_everyone_is_blocked_until_a_person_accepts(
     assert not is_published(out, D) and is_published(out, BEFORE)
 
     accepted = run_date(
-        *(D, inputs, out, world["conf"], "--quiet", "--accept-anomaly", "fraud sweep, ticket 42"),
+        *(D, inputs, out, world["conf"], "--accept-anomaly", "fraud sweep, ticket 42"),
         policy=world["policy"],
     )
     assert accepted.returncode == 0, accepted.stderr
@@ -134,6 +192,7 @@ def test_a_master_that_would_suspend_everyone_is_blocked_until_a_person_accepts(
     assert r["status"] == "published"
     assert r["accepted_anomaly"]["why"] == "fraud sweep, ticket 42"
     assert "adverse_share" in r["accepted_anomaly"]["checks"]
+    assert_every_view_says_it_was_accepted(world, out, accepted.stdout, r["accepted_anomaly"])
 
     # That was wrong after all: roll it back. Only the newest run can be withdrawn.
     older = rerate("rollback", "--date", BEFORE, "--reason", "x", "--output", str(out))

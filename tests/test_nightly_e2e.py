@@ -1,6 +1,7 @@
 """The `rerate` command on a small generated ledger: outputs, policy rules, exit codes."""
 
 import json
+import re
 import shutil
 from datetime import date
 from decimal import Decimal
@@ -272,3 +273,37 @@ def test_report_figures_agree_with_the_tables_and_the_page_is_written(book):
     text = report_text(figures)
     for heading in ("CHANGES", "SCORES", "ACTIVE LIMITS", "BAND MIGRATION"):
         assert heading in text
+    assert figures["status"] == "published" and figures["accepted_anomaly"] is None
+    assert "Status: <strong>published</strong>" in html and "PUBLISHED OVER" not in html
+
+
+def test_report_counts_bands_as_the_migration_does_and_shows_reasons_and_the_low_bins(book):
+    shown = rerate("report", "--date", END, "--output", str(book["output"]), conf=book["conf"])
+    figures = json.loads(
+        rerate(
+            *("report", "--date", END, "--format", "json", "--output", str(book["output"])),
+            conf=book["conf"],
+        ).stdout
+    )
+    by_band = figures["score"]["by_band"]
+    migration = figures["band_migration"]["matrix"]
+    for band, accounts in by_band.items():
+        assert accounts == sum(row[band] for row in migration.values()), band
+    assert sum(by_band.values()) == figures["by_status"]["active"]
+    assert "active accounts by band: " in shown.stdout
+    # the bootstrap is the night with cuts, so the night whose changes have reasons to show
+    rerate("report", "--date", DAY_BEFORE, "--output", str(book["output"]), conf=book["conf"])
+    page = (book["output"] / "runs" / f"run_date={DAY_BEFORE}" / "report.html").read_text()
+    reasons = read_table(book["output"], "limit_changes", DAY_BEFORE).explode("reason_codes")
+    top = reasons.reason_codes.value_counts().index[0]
+    changes_table = page.split("<h2>Changes</h2>", 1)[1].split("</table>", 1)[0]
+    assert "top reasons" in changes_table and top in changes_table
+    notices_table = page.split("<h2>Notices</h2>", 1)[1].split("</table>", 1)[0]
+    told = read_table(book["output"], "notices", DAY_BEFORE).dropna(subset=["next_steps"])
+    first = told.assign(step=told.next_steps.map(lambda steps: steps[0].split(":")[0]))
+    for (_, step), n in first.groupby(["kind", "step"]).size().items():
+        assert f"{step} {n:,}" in notices_table
+    chart = page.split("<h2>Score distribution</h2>", 1)[1].split("<h2>", 1)[0]
+    # every score bin that holds an account has a bar one can see, however few it holds
+    heights = re.findall(r'height="(\d+)"><title>[^<]* \(this run\): ([\d,]+)</title>', chart)
+    assert heights and min(int(h) for h, n in heights if n != "0") >= 5

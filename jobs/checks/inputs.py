@@ -19,6 +19,7 @@ from jobs.files.ledgers import (
     Readiness,
     check_readiness,
     fingerprint,
+    read_footers,
     read_ledger,
     schema_drift,
 )
@@ -64,6 +65,7 @@ def check_inputs(
     unpersists them."""
     inputs = InputLayout(settings.input_path)
     rules = settings.policy.guardrails
+    _check_root(storage, settings.input_path, report)
     readiness = check_readiness(storage, inputs, run_date)
     report.inputs = {
         ledger: {
@@ -88,11 +90,18 @@ def check_inputs(
     if not report.record(ready):
         raise Stop(ExitCode.NOT_READY, "input not ready: " + "; ".join(readiness.problems))
 
+    read_now = [(ledger, run_date) for ledger in EVENT_LEDGERS]
+    read_now.append(("accounts", readiness.accounts_day))
+    footers = {
+        (ledger, day): read_footers(spark, storage, inputs, ledger, day) for ledger, day in read_now
+    }
+    unreadable = [problem for f in footers.values() for problem in f.unreadable]
+    if not report.record(gates.Finding("parquet_files", not unreadable, problems=unreadable)):
+        raise Stop(ExitCode.BAD_INPUT, "unreadable Parquet file: " + "; ".join(unreadable))
     drift = [
         problem
-        for ledger, day in [(ledger, run_date) for ledger in EVENT_LEDGERS]
-        + [("accounts", readiness.accounts_day)]
-        for problem in schema_drift(spark, storage, inputs, ledger, day)
+        for (ledger, _), found in footers.items()
+        for problem in schema_drift(ledger, found.schemas)
     ]
     if not report.record(gates.Finding("schema", not drift, problems=drift)):
         raise Stop(ExitCode.BAD_INPUT, "schema drift: " + "; ".join(drift))
@@ -133,6 +142,17 @@ def check_inputs(
         result.unpersist()
         raise
     return result
+
+
+def _check_root(storage: Storage, root: str, report: Findings) -> None:
+    """A root that is not there is a mistyped path (exit 2), not a loader that is late (exit 3):
+    a scheduler would retry the late loader, forever."""
+    if storage.is_dir(root):
+        return
+    what = "is not a folder" if storage.exists(root) else "does not exist"
+    problem = f"the input root {root} {what} (--input, or input_path in the profile)"
+    report.record(gates.Finding("input_root", False, problems=[problem]))
+    raise Stop(ExitCode.USAGE, problem)
 
 
 def _checked(spark: SparkSession, inputs: InputLayout, ledger: str, reading: Reading) -> DataFrame:

@@ -14,6 +14,7 @@ from pyspark.sql import types as T
 
 from jobs.files.layout import SUCCESS, InputLayout
 from jobs.files.storage import Entry, Storage
+from jobs.outcome import failure_reason
 from transforms.schemas import LEDGER_SCHEMAS
 
 EVENT_LEDGERS = ("transactions", "repayments")
@@ -64,29 +65,42 @@ def _type_name(data_type: T.DataType) -> str:
     return data_type.simpleString()
 
 
-def schema_drift(
+@dataclass
+class Footers:
+    """The schema of each Parquet file of a partition (by file name), and the files whose
+    footer cannot be read, each named with its cause."""
+
+    schemas: dict[str, T.StructType] = field(default_factory=dict)
+    unreadable: list[str] = field(default_factory=list)
+
+
+def read_footers(
     spark: SparkSession, storage: Storage, layout: InputLayout, ledger: str, day: date
-) -> list[str]:
-    """How each Parquet file of the partition differs from the contract: missing, extra or
-    retyped columns. Every file is looked at: one odd file among good ones is still drift.
+) -> Footers:
+    """Every Parquet file of the partition is opened: one truncated or foreign file among good
+    ones is found here, named, with its cause (not a Parquet file, a bad magic number)."""
+    found = Footers()
+    for entry in storage.list(layout.partition(ledger, day)):
+        if entry.is_dir or not entry.name.endswith(".parquet"):
+            continue
+        try:
+            found.schemas[entry.name] = spark.read.parquet(entry.path).schema
+        except Exception as e:  # noqa: BLE001 - the file's own fault, named in the report
+            found.unreadable.append(f"{entry.path} ({entry.size:,} bytes): {failure_reason(e)}")
+    return found
+
+
+def schema_drift(ledger: str, schemas: dict[str, T.StructType]) -> list[str]:
+    """How each file's schema differs from the contract: missing, extra or retyped columns.
+    Every file is looked at: one odd file among good ones is still drift.
 
     A timestamp without time zone is accepted as UTC; anything else must match exactly.
     """
-    files = [
-        e.path
-        for e in storage.list(layout.partition(ledger, day))
-        if not e.is_dir and e.name.endswith(".parquet")
+    return [
+        f"{problem} (in {name})"
+        for name, found in schemas.items()
+        for problem in _column_drift(ledger, found)
     ]
-    problems = []
-    for path in files:
-        try:
-            found = spark.read.parquet(path).schema
-        except Exception as e:  # noqa: BLE001 - an unreadable footer is drift the operator must see
-            problems.append(f"{path}: the Parquet file cannot be read: {str(e).splitlines()[0]}")
-            continue
-        name = path.rsplit("/", 1)[-1]
-        problems += [f"{p} (in {name})" for p in _column_drift(ledger, found)]
-    return problems
 
 
 def _column_drift(ledger: str, found: T.StructType) -> list[str]:

@@ -33,6 +33,10 @@ class Storage:
         p, fs = self._fs(path)
         return bool(fs.exists(p))
 
+    def is_dir(self, path: str) -> bool:
+        p, fs = self._fs(path)
+        return bool(fs.exists(p)) and bool(fs.getFileStatus(p).isDirectory())
+
     def list(self, path: str) -> list[Entry]:
         """The entries directly inside `path`, sorted by name; empty when it does not exist."""
         p, fs = self._fs(path)

@@ -28,15 +28,9 @@ NOTICE_MEANING = {
 
 def notices_table(figures: dict) -> str:
     """What users are told by the run: notices by kind, with the first steps they are given."""
-    first = figures.get("notice_first_steps", {})
     return table(
         [
-            (
-                kind,
-                f"{n:,}",
-                NOTICE_MEANING.get(kind, ""),
-                ", ".join(f"{code} {k:,}" for code, k in first.get(kind, {}).items()),
-            )
+            (kind, f"{n:,}", NOTICE_MEANING.get(kind, ""), first_steps(figures, kind))
             for kind, n in figures.get("notices", {}).items()
         ],
         ("notice", "accounts", "meaning", "first step (accounts)"),
@@ -44,11 +38,29 @@ def notices_table(figures: dict) -> str:
     )
 
 
+def first_steps(figures: dict, kind: str) -> str:
+    """How many notices of a kind are told each first step: "PAY_BILL 9, WAIT_UNTIL 17"."""
+    told = figures.get("notice_first_steps", {}).get(kind, {})
+    return ", ".join(f"{code} {n:,}" for code, n in told.items())
+
+
+def accepted_anomaly_lines(accepted: dict | None) -> list[str]:
+    """What every view of a run says first when it was published over its guardrails."""
+    if not accepted:
+        return []
+    return [
+        f"PUBLISHED OVER THE GUARDRAILS ({', '.join(accepted['checks'])}), accepted by "
+        f'{accepted["accepted_by"]} at {accepted["accepted_at"]}: "{accepted["why"]}"',
+        *(f"  {finding}" for finding in accepted["findings"]),
+    ]
+
+
 def render_run_summary(report: dict, report_path: str) -> str:
     d = report["decisions"]
     status = d["by_status"]
     changes = d["changes"]
-    parts = [
+    parts = [f"  {line}" for line in accepted_anomaly_lines(report.get("accepted_anomaly"))]
+    parts += [
         f"  accounts re-rated: {d['accounts']:,} (active {status.get('active', 0):,}, "
         f"suspended {status.get('suspended', 0):,}, closed {status.get('closed', 0):,}); "
         f"dormant, flagged for re-engagement: {d['dormant']:,}",

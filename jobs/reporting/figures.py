@@ -112,6 +112,8 @@ def run_figures(spark: SparkSession, settings: Settings, run_date: date) -> dict
     figures = {
         "run_date": run_date.isoformat(),
         "previous_run_date": previous_day and previous_day.isoformat(),
+        "status": run.get("status"),
+        "accepted_anomaly": run.get("accepted_anomaly"),
         "policy_version": run.get("policy_version"),
         "published_at": run.get("finished_at"),
         **summarize_run(

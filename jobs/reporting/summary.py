@@ -72,7 +72,8 @@ def summarize_run(
             "quantiles": {
                 f"p{int(q * 100)}": int(v) for q, v in zip(QUANTILES, quantiles, strict=False)
             },
-            "by_band": _counts(scored.withColumn("band", band), "band"),
+            # active accounts only, as the band migration counts them (suspended apart)
+            "by_band": _counts(active.withColumn("band", band), "band"),
         },
         "active_limits": {
             "accounts": int(limit_row["n"]),

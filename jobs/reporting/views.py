@@ -2,14 +2,22 @@
 scripts, nothing fetched) of the distributions and the band migration."""
 
 import html
+import math
 
-from jobs.reporting.console import NOTICE_MEANING, notices_table, table
+from jobs.reporting.console import (
+    NOTICE_MEANING,
+    accepted_anomaly_lines,
+    first_steps,
+    notices_table,
+    table,
+)
 
 
 def report_text(f: dict) -> str:
     parts = [
-        f"rerate report {f['run_date']} (policy {f['policy_version']}; previous run: "
-        f"{f['previous_run_date'] or 'none, a bootstrap'})",
+        *accepted_anomaly_lines(f.get("accepted_anomaly")),
+        f"rerate report {f['run_date']}: {f['status']} (policy {f['policy_version']}; previous "
+        f"run: {f['previous_run_date'] or 'none, a bootstrap'})",
         f"  accounts: {f['accounts']:,}; active {f['by_status']['active']:,}, suspended "
         f"{f['by_status']['suspended']:,}, closed {f['by_status']['closed']:,}; dormant "
         f"(flagged for re-engagement) {f['dormant']:,}",
@@ -38,10 +46,11 @@ def report_text(f: dict) -> str:
             ("score", "accounts", "previous run", ""),
             left=(0, 3),
         ),
-        "  quantiles: "
-        + ", ".join(f"{q} {v}" for q, v in f["score"]["quantiles"].items())
-        + "; by band: "
-        + ", ".join(f"{b} {n:,}" for b, n in f["score"]["by_band"].items()),
+        "  quantiles (active and suspended): "
+        + ", ".join(f"{q} {v}" for q, v in f["score"]["quantiles"].items()),
+        "  active accounts by band: "
+        + ", ".join(f"{b} {n:,}" for b, n in f["score"]["by_band"].items())
+        + f"; suspended {f['by_status']['suspended']:,} (as in the band migration below)",
         "",
         "ACTIVE LIMITS",
         table(
@@ -92,10 +101,13 @@ def _bar(n: int, f: dict, width: int = 30) -> str:
 STYLE = """
 body { font: 14px system-ui, sans-serif; margin: 2em; color: #222; max-width: 60em; }
 h1 { font-size: 1.4em; } h2 { font-size: 1.1em; margin-top: 2em; }
-table { border-collapse: collapse; } td, th { padding: 2px 8px; text-align: right; }
+table { border-collapse: collapse; }
+td, th { padding: 2px 8px; text-align: right; vertical-align: top; }
 th { border-bottom: 1px solid #999; } td:first-child, th:first-child { text-align: left; }
+.words { text-align: left; }
 .key { display: inline-block; width: 12px; height: 12px; vertical-align: middle; }
 .now-key { background: #2b6cb0; } .previous-key { background: #a0aec0; }
+.anomaly { border: 2px solid #c53030; background: #fff5f5; padding: 0.5em 1em; }
 """
 
 
@@ -103,19 +115,30 @@ NOW_COLOUR, PREVIOUS_COLOUR = "#2b6cb0", "#a0aec0"
 LABEL = 'font-size="10" font-family="sans-serif" fill="#444"'
 
 
-def _svg_bars(series: list[tuple[str, int, int]], bar: int = 26, height: int = 180) -> str:
+def _svg_bars(
+    series: list[tuple[str, int, int]], bar: int = 26, height: int = 180, log: bool = False
+) -> str:
     """Paired bars per label: (label, now, previous), the previous lighter beside it; the axis
-    names every label there is room for, and the top line gives the scale."""
+    names every label there is room for; dashed lines give the scale. `log`: heights on a
+    logarithmic scale (a bin of 3 accounts beside one of 3,000 is still seen), a line at each
+    power of ten."""
     gap, left, char = 8, 8, 6.2  # char: the width of a 10 px label character
     width = left + len(series) * (bar + gap) + 60
     peak = max([max(n, p) for _, n, p in series] or [1]) or 1
     top, base = 24, height - 22
+
+    def scaled(value: int) -> float:
+        return math.log10(1 + value) / math.log10(1 + peak) if log else value / peak
+
+    marks = [10**k for k in range(int(math.log10(peak)) + 1)] if log else []
+    # a power of ten just under the peak's line would print its label over the peak's
+    marks = [m for m in marks if m == peak or (base - top) * (1 - scaled(m)) >= 12]
     shapes = [
         f'<line stroke="#444" x1="{left}" y1="{base}" x2="{width - 60}" y2="{base}"/>',
-        f'<line stroke="#ccc" stroke-dasharray="3 3" x1="{left}" y1="{top}" x2="{width - 60}" '
-        f'y2="{top}"/>',
-        f'<text {LABEL} x="{width - 56}" y="{top + 4}">{peak:,}</text>',
+        *(_scale_line(left, width, round(base - (base - top) * scaled(m)), m) for m in marks),
     ]
+    if not marks or marks[-1] < peak:
+        shapes.append(_scale_line(left, width, top, peak))
     free_from = 0.0
     for i, (label, now, previous) in enumerate(series):
         x = left + i * (bar + gap)
@@ -124,7 +147,7 @@ def _svg_bars(series: list[tuple[str, int, int]], bar: int = 26, height: int = 1
             (now, "this run", x, NOW_COLOUR),
             (previous, "previous run", x + half, PREVIOUS_COLOUR),
         ):
-            h = round((base - top) * value / peak)
+            h = round((base - top) * scaled(value))
             # colours as attributes, not CSS: renderers that ignore the page's style still draw them
             shapes.append(
                 f'<rect fill="{colour}" x="{at}" y="{base - h}" width="{half - 1}" height="{h}">'
@@ -140,6 +163,13 @@ def _svg_bars(series: list[tuple[str, int, int]], bar: int = 26, height: int = 1
     )
 
 
+def _scale_line(left: int, width: int, y: int, value: int) -> str:
+    return (
+        f'<line stroke="#ccc" stroke-dasharray="3 3" x1="{left}" y1="{y}" x2="{width - 60}" '
+        f'y2="{y}"/><text {LABEL} x="{width - 56}" y="{y + 4}">{value:,}</text>'
+    )
+
+
 def _legend() -> str:
     return (
         '<p><span class="key now-key"></span> this run &nbsp; '
@@ -147,16 +177,18 @@ def _legend() -> str:
     )
 
 
-def _html_table(headers: tuple, rows: list[tuple]) -> str:
-    cells = []
-    for r in rows:
-        tds = [f"<td>{html.escape(str(r[0]))}</td>"]
-        for v in r[1:]:
-            text = f"{v:,}" if isinstance(v, int) else html.escape(str(v))
-            tds.append(f"<td>{text}</td>")
-        cells.append("<tr>" + "".join(tds) + "</tr>")
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    return f"<table><tr>{head}</tr>{''.join(cells)}</table>"
+def _html_table(headers: tuple, rows: list[tuple], words: tuple[int, ...] = ()) -> str:
+    """Numbers read from the right; the first column and the `words` columns from the left."""
+
+    def cell(tag: str, i: int, v) -> str:
+        text = f"{v:,}" if isinstance(v, int) else html.escape(str(v))
+        return f'<{tag} class="words">{text}</{tag}>' if i in words else f"<{tag}>{text}</{tag}>"
+
+    head = "".join(cell("th", i, h) for i, h in enumerate(headers))
+    body = "".join(
+        "<tr>" + "".join(cell("td", i, v) for i, v in enumerate(r)) + "</tr>" for r in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def _migration_table(places: list[str], matrix: dict[str, dict[str, int]]) -> str:
@@ -185,23 +217,43 @@ def report_html(f: dict) -> str:
     limit_series = [
         (b["limit"], b["accounts"], b["previous_accounts"]) for b in f["limit_distribution"]
     ]
-    changes = [(c, n) for c, n in f["changes"].items()]
+    changes = [
+        (c, n, ", ".join(f"{r['reason']} {r['accounts']:,}" for r in f["change_reasons"][c]))
+        for c, n in f["changes"].items()
+    ]
+    accepted = accepted_anomaly_lines(f.get("accepted_anomaly"))
+    warning = (
+        '<div class="anomaly"><strong>'
+        + html.escape(accepted[0])
+        + "</strong><ul>"
+        + "".join(f"<li>{html.escape(line.strip())}</li>" for line in accepted[1:])
+        + "</ul></div>"
+        if accepted
+        else ""
+    )
     body = [
         f"<h1>rerate: the run of {f['run_date']}</h1>",
-        f"<p>Policy {html.escape(str(f['policy_version']))}; previous run "
+        warning,
+        f"<p>Status: <strong>{html.escape(str(f['status']))}</strong>. "
+        f"Policy {html.escape(str(f['policy_version']))}; previous run "
         f"{f['previous_run_date'] or 'none (bootstrap)'}; {f['accounts']:,} accounts, "
         f"{f['dormant']:,} dormant.</p>",
         "<h2>Changes</h2>",
-        _html_table(("change", "accounts"), changes),
+        _html_table(("change", "accounts", "top reasons (accounts)"), changes, words=(2,)),
         "<h2>Notices</h2><p>What users are told by this run.</p>",
         _html_table(
-            ("notice", "accounts", "meaning"),
-            [(k, n, NOTICE_MEANING.get(k, "")) for k, n in f.get("notices", {}).items()],
+            ("notice", "accounts", "meaning", "first step (accounts)"),
+            [
+                (k, n, NOTICE_MEANING.get(k, ""), first_steps(f, k))
+                for k, n in f.get("notices", {}).items()
+            ],
+            words=(2, 3),
         ),
         "<h2>Score distribution</h2>",
-        f"<p>Accounts by score, bins of {hist['bin_width']} points.</p>",
+        f"<p>Accounts by score, bins of {hist['bin_width']} points, on a logarithmic scale: "
+        "the low bins, where cuts happen, hold few accounts.</p>",
         _legend(),
-        _svg_bars(score_series),
+        _svg_bars(score_series, log=True),
         "<h2>Active limits</h2>",
         "<p>Active accounts by credit limit (yuan).</p>",
         _legend(),
