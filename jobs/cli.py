@@ -305,6 +305,63 @@ def explain(ctx, run_date: date, user_id: int, input_path, output_path) -> None:
         sys.exit(stop.code)
 
 
+@cli.command()
+@click.option("--date", "run_date", type=DATE, required=True, help="A published run date.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@paths_options
+@click.pass_context
+def replay(ctx, run_date: date, fmt: str, input_path, output_path) -> None:
+    """Recompute a published run from its kept policy and inputs; compare row by row.
+    Exit 0 identical, 6 differs, 3 an input it recorded is gone or changed. --input: where the
+    recorded ledger is now (default: where the run read it)."""
+    import json
+
+    from jobs.commands.replay import replay as replay_run
+    from jobs.commands.replay import replay_text
+    from jobs.outcome import Stop
+
+    settings = _settings(ctx)
+    try:
+        result = replay_run(_spark(settings), settings, run_date, input_path)
+    except Stop as stop:
+        click.echo(f"rerate replay {run_date}: {stop.reason}", err=True)
+        sys.exit(stop.code)
+    click.echo(json.dumps(result.as_json(), indent=2) if fmt == "json" else replay_text(result))
+    if not result.identical:
+        sys.exit(ExitCode.DIFFERS)
+
+
+@cli.command()
+@click.option("--date", "run_date", type=DATE, required=True, help="A published run date.")
+@click.option(
+    "--policy",
+    "draft",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The draft policy file to decide D with.",
+)
+@click.option("--into", required=True, help="Where the draft's tables go (not in the output).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@paths_options
+@click.pass_context
+def simulate(ctx, run_date: date, draft: Path, into: str, fmt: str, input_path, output_path):
+    """Decide the published run D again with a draft policy; compare it with the champion's.
+    Writes DIR/comparison.json and the draft's tables under DIR; publishes nothing."""
+    import json
+
+    from jobs.commands.simulate import simulate as simulate_run
+    from jobs.outcome import Stop
+    from jobs.reporting.comparison import comparison_text
+
+    settings = _settings(ctx)
+    try:
+        comparison = simulate_run(_spark(settings), settings, run_date, draft, into, input_path)
+    except Stop as stop:
+        click.echo(f"rerate simulate {run_date}: {stop.reason}", err=True)
+        sys.exit(stop.code)
+    click.echo(json.dumps(comparison, indent=2) if fmt == "json" else comparison_text(comparison))
+
+
 @cli.group()
 def policy() -> None:
     """The credit policy in force."""

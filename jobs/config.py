@@ -113,12 +113,18 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 def load_policy(path: Path) -> Policy:
     try:
-        with Path(path).open("rb") as f:
-            data = tomllib.load(f)
+        text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"paths.policy: {path} does not exist") from None
+    return policy_from_text(text, str(path))
+
+
+def policy_from_text(text: str, where: str) -> Policy:
+    """A policy file's text, validated as the champion's is; `where` names it in errors."""
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+        raise ConfigError(f"{where}: not valid TOML: {e}") from None
     _only(data, {"version", "limits", "strategy", "guardrails", "scorecard"}, "")
     version = data.get("version")
     if not isinstance(version, str) or not version.strip():

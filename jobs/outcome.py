@@ -13,6 +13,7 @@ class ExitCode(IntEnum):
     NOT_READY = 3
     BAD_INPUT = 4
     BLOCKED = 5
+    DIFFERS = 6  # `rerate replay` only
 
 
 STATUS = {
@@ -22,6 +23,7 @@ STATUS = {
     ExitCode.NOT_READY: "not_ready",
     ExitCode.BAD_INPUT: "bad_input",
     ExitCode.BLOCKED: "blocked",
+    ExitCode.DIFFERS: "differs",
 }
 
 
@@ -45,6 +47,8 @@ WHAT_TO_DO = {
     "run again; `rerate validate --date D` rechecks the input alone",
     ExitCode.BLOCKED: "look at the figures and the largest cuts in the report; if the change is "
     'real, run again with --accept-anomaly "why"; if not, find the upstream cause',
+    ExitCode.DIFFERS: "the published decision cannot be reproduced from what its run recorded: "
+    "compare the rows above, and the run's code_version with the installed one",
 }
 
 OUT_OF_MEMORY = (

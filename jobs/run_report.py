@@ -42,6 +42,7 @@ class RunReport(Findings):
     bootstrap: bool | None = None  # None until the previous published run is known
     previous_run_date: date | None = None
     carried_state: dict | None = None
+    input_files: dict | None = None  # jobs.output.kept.manifest_summary
     phase_seconds: dict[str, float] = field(default_factory=dict)
     decisions: dict | None = None
     outputs: dict[str, str] | None = None
@@ -89,6 +90,7 @@ class RunReport(Findings):
             "recovered": self.recovered,
             "inputs": self.inputs,
             "carried_state": self.carried_state,
+            "input_files": self.input_files,
             "phase_seconds": self.phase_seconds or None,
             "decisions": self.decisions,
             "outputs": self.outputs,

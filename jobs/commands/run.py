@@ -12,7 +12,7 @@ import logging
 import socket
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from importlib import metadata
 
@@ -41,6 +41,14 @@ from jobs.output.carried_state import (
 )
 from jobs.output.failpoints import failpoint
 from jobs.output.journal import recover
+from jobs.output.kept import (
+    build_manifest,
+    kept_policy_path,
+    manifest_path,
+    manifest_summary,
+    policy_to_keep,
+    read_manifest,
+)
 from jobs.output.lock import OutputLocked, new_attempt_id, output_lock
 from jobs.output.publish import (
     Publisher,
@@ -48,6 +56,7 @@ from jobs.output.publish import (
     previous_published_run,
     published_change_dates,
     published_notice_dates,
+    read_report,
     read_table,
     write_report,
 )
@@ -78,7 +87,7 @@ from transforms.windows import window_sums
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ExitCode", "RunResult", "run_nightly"]
+__all__ = ["ExitCode", "Night", "RunResult", "new_night", "rerate_night", "run_nightly"]
 
 
 @dataclass
@@ -100,6 +109,7 @@ class Night:
     report: RunReport
     accept_anomaly: str | None
     full_recompute: bool
+    kept: dict[str, str] = field(default_factory=dict)  # files published beside the report
 
     @property
     def out(self) -> OutputLayout:
@@ -122,29 +132,19 @@ def run_nightly(
     accept_anomaly: str | None = None,
     full_recompute: bool = False,
 ) -> RunResult:
-    started = datetime.now(UTC)
-    attempt_id = new_attempt_id(started)
-    storage = Storage(spark)
-    out = OutputLayout(settings.output_path)
-    report = RunReport(
-        run_date=run_date,
-        attempt_id=attempt_id,
-        started_at=started,
+    night = new_night(
+        spark,
+        settings,
+        run_date,
         dry_run=dry_run,
-        policy_version=settings.policy.version,
-        code_version=code_version(),
-        input=settings.input_path,
-        output=settings.output_path,
-    )
-    night = Night(
-        spark=spark,
-        settings=settings,
-        run_date=run_date,
-        storage=storage,
-        publisher=Publisher(storage, out, attempt_id),
-        report=report,
         accept_anomaly=accept_anomaly,
         full_recompute=full_recompute,
+    )
+    storage, out, report, attempt_id = (
+        night.storage,
+        night.out,
+        night.report,
+        night.report.attempt_id,
     )
     try:
         with output_lock(storage, out, attempt_id, f"run --date {run_date}") as taken_over:
@@ -158,6 +158,48 @@ def run_nightly(
     return _finish(night, ExitCode.FAILURE, current=False)
 
 
+def new_night(
+    spark: SparkSession,
+    settings: Settings,
+    run_date: date,
+    *,
+    dry_run: bool,
+    accept_anomaly: str | None,
+    full_recompute: bool,
+    staging_root: str | None = None,
+) -> Night:
+    """One attempt at D; `staging_root`: where its tables are written aside, in a folder of the
+    attempt's own (default: the output's staging, which only a publishing run may use)."""
+    started = datetime.now(UTC)
+    attempt_id = new_attempt_id(started)
+    storage = Storage(spark)
+    report = RunReport(
+        run_date=run_date,
+        attempt_id=attempt_id,
+        started_at=started,
+        dry_run=dry_run,
+        policy_version=settings.policy.version,
+        code_version=code_version(),
+        input=settings.input_path,
+        output=settings.output_path,
+    )
+    return Night(
+        spark=spark,
+        settings=settings,
+        run_date=run_date,
+        storage=storage,
+        publisher=Publisher(
+            storage,
+            OutputLayout(settings.output_path),
+            attempt_id,
+            staging_root and f"{staging_root.rstrip('/')}/{attempt_id}",
+        ),
+        report=report,
+        accept_anomaly=accept_anomaly,
+        full_recompute=full_recompute,
+    )
+
+
 def _attempt(night: Night) -> RunResult:
     report, out, storage = night.report, night.out, night.storage
     try:
@@ -165,7 +207,7 @@ def _attempt(night: Night) -> RunResult:
         if recovered:
             report.recovered = recovered
             report.warnings.extend(recovered)
-        _rerate(night)
+        rerate_night(night)
         failpoint("staged", out.root)
         code = ExitCode.PUBLISHED
     except Stop as stop:
@@ -178,7 +220,7 @@ def _attempt(night: Night) -> RunResult:
         report.close(code)
         try:
             written = report.as_json()
-            night.publisher.publish(night.run_date, written)
+            night.publisher.publish(night.run_date, written, night.kept)
             _forget_old_states(storage, out)
             return RunResult(code, written, out.report(night.run_date))
         except Exception as e:  # noqa: BLE001 - the journal finishes the publish on the next run
@@ -230,7 +272,8 @@ def _finish(night: Night, code: ExitCode, *, current: bool) -> RunResult:
         )
 
 
-def _rerate(night: Night) -> None:
+def rerate_night(night: Night) -> None:
+    """Decides the night and stages its tables (publisher.staged); publishes nothing."""
     spark, run_date, report, out = night.spark, night.run_date, night.report, night.out
     storage, policy = night.storage, night.settings.policy
     previous_day = previous_published_run(storage, out, run_date)
@@ -263,6 +306,9 @@ def _rerate(night: Night) -> None:
             report.carried_state["mode"],
             previous_day or "initial limits (bootstrap)",
         )
+        if not report.dry_run:  # what a published run keeps; a dry run publishes nothing
+            _keep_policy_and_manifest(night, inputs.readiness, planned[0], previous_day)
+            clock.lap("fingerprints")
         state = _stage_carried_state(spark, night.publisher, planned[0], checked, run_date)
         clock.lap("carried_state")
     finally:
@@ -353,6 +399,38 @@ def _rerate(night: Night) -> None:
         )
     finally:
         clock.lap("guardrails")
+
+
+def _keep_policy_and_manifest(night: Night, readiness, plan: CarryPlan, previous_day) -> None:
+    """The policy file and the manifest of inputs the run publishes beside its report, for
+    `rerate replay`; a normal night hashes only the files it reads."""
+    out, storage = night.out, night.storage
+    previous = read_manifest(storage, out, previous_day) if plan.incremental else None
+    previous_run = previous_day and {
+        "run_date": previous_day.isoformat(),
+        "attempt_id": (read_report(storage, out, previous_day) or {}).get("attempt_id"),
+    }
+    manifest = build_manifest(
+        night.spark,
+        storage,
+        InputLayout(night.settings.input_path),
+        readiness,
+        plan.read_days,
+        previous,
+        previous_run,
+    )
+    path = manifest_path(out, night.run_date)
+    night.kept[path] = json.dumps(manifest, indent=1) + "\n"
+    night.report.input_files = manifest_summary(manifest, path)
+    policy = policy_to_keep(night.settings)
+    if policy is None:
+        night.report.warnings.append(
+            "the policy in force was handed in by a program, not read from its file: it is not "
+            "kept with the run, and `rerate replay` cannot reproduce this run"
+        )
+        return
+    name, text = policy
+    night.kept[kept_policy_path(out, night.run_date, name)] = text
 
 
 class _Phases:

@@ -29,6 +29,12 @@ class Storage:
         p = self._Path(path)
         return p, p.getFileSystem(self._conf)
 
+    def qualified(self, path: str) -> str:
+        """The path as its file system names it in full (scheme, host, absolute): two names of
+        one place compare equal."""
+        p, fs = self._fs(path)
+        return str(fs.makeQualified(p).toString()).rstrip("/")
+
     def exists(self, path: str) -> bool:
         p, fs = self._fs(path)
         return bool(fs.exists(p))

@@ -23,13 +23,22 @@ RUN_TABLES = (*WITHDRAWN_TABLES, "rejects")
 
 
 class Publisher:
-    def __init__(self, storage: Storage, layout: OutputLayout, attempt_id: str):
+    def __init__(
+        self,
+        storage: Storage,
+        layout: OutputLayout,
+        attempt_id: str,
+        staging: str | None = None,
+    ):
+        """`staging`: where the attempt's tables are written aside; by default the output's
+        own staging folder (a simulation writes elsewhere and never publishes)."""
         self.storage = storage
         self.layout = layout
         self.attempt_id = attempt_id
+        self.staging = staging or layout.staging(attempt_id)
 
     def staged(self, table: str) -> str:
-        return f"{self.layout.staging(self.attempt_id)}/{table}"
+        return f"{self.staging}/{table}"
 
     def stage(
         self,
@@ -53,7 +62,7 @@ class Publisher:
     def scratch(self, rows: DataFrame, name: str) -> DataFrame:
         """Writes rows aside for this attempt alone and reads them back: computed once, and
         read from files every executor reaches (they go with the staging folder)."""
-        path = f"{self.layout.staging(self.attempt_id)}/_scratch/{name}"
+        path = f"{self.staging}/_scratch/{name}"
         rows.write.mode("overwrite").parquet(path)
         return rows.sparkSession.read.parquet(path)
 
@@ -79,13 +88,14 @@ class Publisher:
         self.storage.write_text(f"{self.staged_state()}/folded.json", folded)
         return self.staged_state()
 
-    def publish(self, run_date: date, report: dict) -> None:
+    def publish(self, run_date: date, report: dict, kept: Mapping[str, str]) -> None:
         """Makes the staged run the date's published run, through a journal
         (jobs.output.journal):
         the old report goes first (the date stops being published), the old partitions move to
         trash, the staged ones move in, the new report is written and the `_SUCCESS`
         markers come last, the notices' first: the last of the contract tables' two is the
-        moment the run becomes visible."""
+        moment the run becomes visible. `kept` (path: text), the policy file and the manifest of
+        inputs (jobs.output.kept), is written before the report."""
         text = report_json(report)
         journal = Journal("publish", run_date.isoformat(), self.attempt_id)
         journal.write(self.layout.attempt_report(run_date, self.attempt_id), text)
@@ -100,16 +110,21 @@ class Publisher:
             if self.storage.exists(final):
                 journal.move(final, f"{self.layout.trash(self.attempt_id)}/_state")
             journal.move(self.staged_state(), final)
+        kept_root = f"{self.layout.partition('runs', run_date)}/policy"
+        if kept and self.storage.exists(kept_root):  # a rerun's policy replaces the old one's
+            journal.delete(kept_root)
+        for path, kept_text in kept.items():
+            journal.write(path, kept_text)
         journal.write(self.layout.report(run_date), text)
         # the notices' marker first: the last marker of the two contract tables is the moment
         for table in ("notices", *PUBLISHED_TABLES):
             journal.touch(f"{self.layout.partition(table, run_date)}/{SUCCESS}")
-        journal.delete(self.layout.staging(self.attempt_id))
+        journal.delete(self.staging)
         journal.delete(self.layout.trash(self.attempt_id))
         commit(self.storage, self.layout, journal, pause=failpoint)
 
     def discard(self) -> None:
-        self.storage.delete(self.layout.staging(self.attempt_id))
+        self.storage.delete(self.staging)
 
 
 def report_json(report: dict) -> str:

@@ -78,9 +78,10 @@ def test_a_crash_before_each_publish_step(world, tmp_path, spark, start):
     steps = journal_steps(images / "publish-0")
     taken = sorted(p.name for p in images.iterdir())
     assert taken == sorted(["staged"] + [f"publish-{n}" for n in range(steps)])
-    # each run table moved in and three `_SUCCESS` markers touched (notices, then the contract's
-    # two); a rerun also moves the old run's four tables and its state out
-    assert steps == {"base": 13, "reference": 18}[start]
+    # each run table moved in, the kept policy and manifest of inputs written, three `_SUCCESS`
+    # markers touched (notices, then the contract's two); a rerun also moves the old run's four
+    # tables and its state out, and deletes its kept policy
+    assert steps == {"base": 15, "reference": 21}[start]
     for name in taken:
         restore(images / name, out)
         assert_nothing_partial(world, out)
