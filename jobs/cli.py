@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from jobs.config import ConfigError, Settings, load_settings
-from jobs.outcome import ExitCode
+from jobs.outcome import ExitCode, Stop
 
 log = logging.getLogger("rerate")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -47,6 +47,9 @@ class RerateGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except Stop as stop:  # a command ending as the contract says: its code, one line
+            click.echo(f"rerate {ctx.invoked_subcommand}: {stop.reason}", err=True)
+            ctx.exit(stop.code)
         except Exception as e:  # noqa: BLE001 - the scheduler needs exit 1, the operator one line
             click.echo(f"rerate: unexpected failure: {type(e).__name__}: {e}", err=True)
             log.debug("failure", exc_info=True)
@@ -189,14 +192,9 @@ def backfill(ctx, start: date, end: date, rerun: bool, input_path, output_path) 
     the first date that does not publish, with its exit code."""
     from jobs.commands.backfill import backfill as run_range
     from jobs.commands.backfill import stop_message
-    from jobs.outcome import Stop
 
     settings = _settings(ctx)
-    try:
-        done = run_range(_spark(settings), settings, start, end, rerun=rerun, echo=click.echo)
-    except Stop as stop:
-        click.echo(f"rerate backfill: {stop.reason}", err=True)
-        sys.exit(stop.code)
+    done = run_range(_spark(settings), settings, start, end, rerun=rerun, echo=click.echo)
     if done.stopped:
         click.echo(stop_message(done.stopped, done.not_run), err=True)
     sys.exit(done.exit_code)
@@ -233,7 +231,6 @@ def validate(ctx, run_date: date, fmt: str, input_path, output_path) -> None:
 def rollback(ctx, run_date: date, reason: str, input_path, output_path) -> None:
     """Withdraws the newest published run D and publishes its reversal diff."""
     from jobs.commands.rollback import rollback as rollback_run
-    from jobs.outcome import Stop
     from jobs.output.lock import OutputLocked
 
     if not reason.strip():
@@ -241,9 +238,6 @@ def rollback(ctx, run_date: date, reason: str, input_path, output_path) -> None:
     settings = _settings(ctx)
     try:
         done = rollback_run(_spark(settings), settings, run_date, reason)
-    except Stop as stop:
-        click.echo(f"rerate rollback {run_date}: {stop.reason}", err=True)
-        sys.exit(stop.code)
     except OutputLocked as e:
         click.echo(f"rerate rollback {run_date}: another run holds the output: {e}", err=True)
         sys.exit(ExitCode.FAILURE)
@@ -268,15 +262,10 @@ def report(ctx, run_date: date, fmt: str, input_path, output_path) -> None:
     import json
 
     from jobs.commands.report import report as report_run
-    from jobs.outcome import Stop
     from jobs.reporting.views import report_text
 
     settings = _settings(ctx)
-    try:
-        figures, page_error = report_run(_spark(settings), settings, run_date)
-    except Stop as stop:
-        click.echo(f"rerate report: {stop.reason}", err=True)
-        sys.exit(stop.code)
+    figures, page_error = report_run(_spark(settings), settings, run_date)
     if page_error:
         click.echo(f"rerate report: {page_error}", err=True)
     if fmt == "json":
@@ -295,14 +284,9 @@ def report(ctx, run_date: date, fmt: str, input_path, output_path) -> None:
 def explain(ctx, run_date: date, user_id: int, input_path, output_path) -> None:
     """One account's decision on D: features, points, score, reasons, each limit step."""
     from jobs.commands.explain import explain as explain_account
-    from jobs.outcome import Stop
 
     settings = _settings(ctx)
-    try:
-        click.echo(explain_account(_spark(settings), settings, run_date, user_id))
-    except Stop as stop:
-        click.echo(f"rerate explain: {stop.reason}", err=True)
-        sys.exit(stop.code)
+    click.echo(explain_account(_spark(settings), settings, run_date, user_id))
 
 
 @cli.command()
@@ -318,14 +302,9 @@ def replay(ctx, run_date: date, fmt: str, input_path, output_path) -> None:
 
     from jobs.commands.replay import replay as replay_run
     from jobs.commands.replay import replay_text
-    from jobs.outcome import Stop
 
     settings = _settings(ctx)
-    try:
-        result = replay_run(_spark(settings), settings, run_date, input_path)
-    except Stop as stop:
-        click.echo(f"rerate replay {run_date}: {stop.reason}", err=True)
-        sys.exit(stop.code)
+    result = replay_run(_spark(settings), settings, run_date, input_path)
     click.echo(json.dumps(result.as_json(), indent=2) if fmt == "json" else replay_text(result))
     if not result.identical:
         sys.exit(ExitCode.DIFFERS)
@@ -350,15 +329,10 @@ def simulate(ctx, run_date: date, draft: Path, into: str, fmt: str, input_path, 
     import json
 
     from jobs.commands.simulate import simulate as simulate_run
-    from jobs.outcome import Stop
     from jobs.reporting.comparison import comparison_text
 
     settings = _settings(ctx)
-    try:
-        comparison = simulate_run(_spark(settings), settings, run_date, draft, into, input_path)
-    except Stop as stop:
-        click.echo(f"rerate simulate {run_date}: {stop.reason}", err=True)
-        sys.exit(stop.code)
+    comparison = simulate_run(_spark(settings), settings, run_date, draft, into, input_path)
     click.echo(json.dumps(comparison, indent=2) if fmt == "json" else comparison_text(comparison))
 
 

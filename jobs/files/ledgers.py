@@ -65,6 +65,15 @@ def _type_name(data_type: T.DataType) -> str:
     return data_type.simpleString()
 
 
+def parquet_files(entries: list[Entry]) -> list[Entry]:
+    """The data files of a partition as Spark reads them: hidden names (`_x`, `.x`) are not."""
+    return [
+        e
+        for e in entries
+        if not e.is_dir and e.name.endswith(".parquet") and not e.name.startswith(("_", "."))
+    ]
+
+
 @dataclass
 class Footers:
     """The schema of each Parquet file of a partition (by file name), and the files whose
@@ -80,9 +89,7 @@ def read_footers(
     """Every Parquet file of the partition is opened: one truncated or foreign file among good
     ones is found here, named, with its cause (not a Parquet file, a bad magic number)."""
     found = Footers()
-    for entry in storage.list(layout.partition(ledger, day)):
-        if entry.is_dir or not entry.name.endswith(".parquet"):
-            continue
+    for entry in parquet_files(storage.list(layout.partition(ledger, day))):
         try:
             found.schemas[entry.name] = spark.read.parquet(entry.path).schema
         except Exception as e:  # noqa: BLE001 - the file's own fault, named in the report
@@ -170,7 +177,7 @@ def fingerprint(ledger: str, files_by_day: dict[date, list[Entry]]) -> dict:
     newest: list[dict] = []
     days = sorted(files_by_day)
     for day in days:
-        parquet = [e for e in files_by_day[day] if not e.is_dir and e.name.endswith(".parquet")]
+        parquet = parquet_files(files_by_day[day])
         for e in parquet:
             digest.update(f"{ledger}/dt={day}/{e.name}:{e.size}:{e.modified_ms}\n".encode())
         files += len(parquet)

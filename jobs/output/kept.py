@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 
 from jobs.config import ConfigError, Settings, policy_from_text
 from jobs.files.layout import InputLayout, OutputLayout
-from jobs.files.ledgers import EVENT_LEDGERS, Readiness, check_readiness
+from jobs.files.ledgers import EVENT_LEDGERS, Readiness, check_readiness, parquet_files
 from jobs.files.storage import Entry, Storage
 from jobs.outcome import ExitCode, Stop
 from jobs.output.publish import is_published, previous_published_run, read_report
@@ -50,15 +50,6 @@ def policy_to_keep(settings: Settings) -> tuple[str, str] | None:
     return (path.name, text) if same else None
 
 
-def parquet_files(entries: list[Entry]) -> list[Entry]:
-    """The data files of a partition as Spark reads them: hidden names (`_x`, `.x`) are not."""
-    return [
-        e
-        for e in entries
-        if not e.is_dir and e.name.endswith(".parquet") and not e.name.startswith(("_", "."))
-    ]
-
-
 def content_hashes(spark: SparkSession, storage: Storage, paths: list[str]) -> dict[str, str]:
     """SHA-256 of each file's content, computed by Spark where the files are (any file system
     Spark reads), keyed by the path as given."""
@@ -82,6 +73,22 @@ def _name(ledger: str, day: date, entry: Entry) -> str:
     return f"{ledger}/dt={day.isoformat()}/{entry.name}"
 
 
+def _files_resting_on(
+    storage: Storage, inputs: InputLayout, readiness: Readiness, snapshot: date
+) -> dict[str, tuple[str, date, Entry]]:
+    """By name: every data file of the event ledgers' complete partitions up to D, and of the
+    accounts snapshot the run uses."""
+    found = {
+        _name(ledger, day, entry): (ledger, day, entry)
+        for ledger in EVENT_LEDGERS
+        for day, entries in readiness.files.get(ledger, {}).items()
+        for entry in parquet_files(entries)
+    }
+    for entry in parquet_files(storage.list(inputs.partition("accounts", snapshot))):
+        found[_name("accounts", snapshot, entry)] = ("accounts", snapshot, entry)
+    return found
+
+
 def build_manifest(
     spark: SparkSession,
     storage: Storage,
@@ -96,20 +103,16 @@ def build_manifest(
     has them, else hashed now), the accounts snapshot the run used, and `previous_run` (the
     published run diffed against: date and attempt id, or None on a bootstrap)."""
     carried = (previous or {}).get("files", {})
+    snapshot = readiness.accounts_day
     chosen: dict[str, Entry] = {}
     kept: dict[str, dict] = {}
-    for ledger in EVENT_LEDGERS:
-        tonight = set(read_days.get(ledger, []))
-        for day, entries in readiness.files.get(ledger, {}).items():
-            for entry in parquet_files(entries):
-                name = _name(ledger, day, entry)
-                if day not in tonight and name in carried:
-                    kept[name] = carried[name]
-                else:
-                    chosen[name] = entry
-    snapshot = readiness.accounts_day
-    for entry in parquet_files(storage.list(inputs.partition("accounts", snapshot))):
-        chosen[_name("accounts", snapshot, entry)] = entry
+    for name, (ledger, day, entry) in _files_resting_on(
+        storage, inputs, readiness, snapshot
+    ).items():
+        if ledger != "accounts" and day not in read_days.get(ledger, []) and name in carried:
+            kept[name] = carried[name]
+        else:
+            chosen[name] = entry
     hashes = content_hashes(spark, storage, [e.path for e in chosen.values()])
     for name, entry in chosen.items():
         kept[name] = {"bytes": entry.size, "sha256": hashes[entry.path]}
@@ -226,11 +229,6 @@ def verify_inputs(spark: SparkSession, storage: Storage, recorded: Recorded) -> 
         recorded.manifest,
     )
     readiness = check_readiness(storage, inputs, run_date)
-    now = {}
-    for ledger in EVENT_LEDGERS:
-        for day, entries in readiness.files.get(ledger, {}).items():
-            for entry in parquet_files(entries):
-                now[_name(ledger, day, entry)] = entry
     snapshot = date.fromisoformat(manifest["accounts_snapshot"])
     if readiness.accounts_day != snapshot:
         raise Stop(
@@ -239,8 +237,10 @@ def verify_inputs(spark: SparkSession, storage: Storage, recorded: Recorded) -> 
             f"{inputs.root} the newest complete one dated {run_date} or before is now "
             f"{readiness.accounts_day}",
         )
-    for entry in parquet_files(storage.list(inputs.partition("accounts", snapshot))):
-        now[_name("accounts", snapshot, entry)] = entry
+    now = {
+        name: entry
+        for name, (_, _, entry) in _files_resting_on(storage, inputs, readiness, snapshot).items()
+    }
     files = manifest["files"]
     hashes = content_hashes(spark, storage, [e.path for e in now.values()])
     problems = [f"{name}: gone" for name in sorted(set(files) - set(now))]

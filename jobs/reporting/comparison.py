@@ -5,26 +5,18 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.reporting.console import table
+from jobs.reporting.figures import place_of
 from transforms.policy import Policy
 from transforms.schemas import CHANGE_TYPES
 
 LARGEST = 20
 
 
-def _place(policy: Policy) -> F.Column:
-    """An active account's band under the policy's edges; otherwise its status."""
-    bands = policy.limits.bands
-    band = F.lit(bands[-1].name)
-    for b in reversed(bands[:-1]):
-        band = F.when(F.col("score") >= b.min_score, F.lit(b.name)).otherwise(band)
-    return F.when(F.col("status") == "active", band).otherwise(F.col("status"))
-
-
 def _side(limits: DataFrame, changes: DataFrame, notices: DataFrame, policy: Policy) -> dict:
     by_change = {r[0]: int(r[1]) for r in changes.groupBy("change_type").count().collect()}
     active = limits.filter(F.col("status") == "active")
     total = active.agg(F.sum("credit_limit")).first()[0]
-    bands = active.withColumn("band", _place(policy)).groupBy("band").count().collect()
+    bands = active.withColumn("band", place_of(policy.limits)).groupBy("band").count().collect()
     by_band = {b.name: 0 for b in policy.limits.bands} | {r[0]: int(r[1]) for r in bands}
     return {
         "policy_version": policy.version,
@@ -50,7 +42,7 @@ def compare_runs(
     def decided(limits: DataFrame, policy: Policy, side: str) -> DataFrame:
         return limits.select(
             "user_id",
-            _place(policy).alias(f"{side}_place"),
+            place_of(policy.limits).alias(f"{side}_place"),
             *(F.col(c).alias(f"{side}_{c}") for c in columns),
         )
 

@@ -7,7 +7,7 @@ computed by Spark on the published tables; nothing per account comes to the driv
 
 from datetime import date
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.config import Settings
@@ -17,6 +17,7 @@ from jobs.outcome import ExitCode, Stop
 from jobs.output.publish import is_published, previous_published_run, read_report, read_table
 from jobs.reporting.summary import summarize_run
 from transforms.limits import band_of
+from transforms.policy import LimitRules
 from transforms.schemas import LIMIT_CHANGES, LIMITS, NOTICES
 
 SCORE_BIN = 20
@@ -68,12 +69,16 @@ def _limit_buckets(limits: DataFrame, previous: DataFrame | None) -> list[dict]:
     ]
 
 
-def _where(limits: DataFrame, settings: Settings) -> DataFrame:
-    """Per account: its score band, or its status when it has no active limit."""
-    place = F.when(F.col("status").isin(*NOT_SCORED), F.col("status")).otherwise(
-        band_of(F.col("score"), settings.policy.limits)
+def place_of(rules: LimitRules) -> Column:
+    """A limits row's place: its score band under `rules`, or its status when it has no
+    active limit."""
+    return F.when(F.col("status").isin(*NOT_SCORED), F.col("status")).otherwise(
+        band_of(F.col("score"), rules)
     )
-    return limits.select("user_id", place.alias("place"))
+
+
+def _where(limits: DataFrame, settings: Settings) -> DataFrame:
+    return limits.select("user_id", place_of(settings.policy.limits).alias("place"))
 
 
 def _migration(current: DataFrame, previous: DataFrame, settings: Settings) -> dict:
