@@ -5,6 +5,7 @@ A wrong key or value fails here, naming the key and what is allowed (the CLI exi
 
 import math
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -14,6 +15,7 @@ from transforms.features import FEATURE_NAMES
 from transforms.policy import (
     Band,
     Bin,
+    Challenger,
     Characteristic,
     Guardrails,
     LimitRules,
@@ -111,21 +113,39 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+ReadPolicyFile = Callable[[str], tuple[str, str]]
+"""The text of a policy file the policy names (its challenger), and where it was read."""
+
+
 def load_policy(path: Path) -> Policy:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"paths.policy: {path} does not exist") from None
-    return policy_from_text(text, str(path))
+    return policy_from_text(text, str(path), files_beside(Path(path)))
 
 
-def policy_from_text(text: str, where: str) -> Policy:
-    """A policy file's text, validated as the champion's is; `where` names it in errors."""
+def files_beside(path: Path) -> ReadPolicyFile:
+    """Reads a file a policy names, relative to the folder of the policy file."""
+
+    def read(name: str) -> tuple[str, str]:
+        named = (path.parent / name).resolve()
+        try:
+            return named.read_text(encoding="utf-8"), str(named)
+        except OSError as e:
+            raise ConfigError(f"{named} cannot be read: {e.strerror or e}") from None
+
+    return read
+
+
+def policy_from_text(text: str, where: str, read_file: ReadPolicyFile | None = None) -> Policy:
+    """A policy file's text, validated as the champion's is; `where` names it in errors;
+    `read_file` reads the challenger's file it names (None: a challenger is refused)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{where}: not valid TOML: {e}") from None
-    _only(data, {"version", "limits", "strategy", "guardrails", "scorecard"}, "")
+    _only(data, {"version", "limits", "strategy", "guardrails", "scorecard", "challenger"}, "")
     version = data.get("version")
     if not isinstance(version, str) or not version.strip():
         raise ConfigError("version: the policy needs a non-empty version string")
@@ -157,7 +177,39 @@ def policy_from_text(text: str, where: str) -> Policy:
             )
         ),
         scorecard=scorecard,
+        challenger=_challenger(data, version, read_file) if "challenger" in data else None,
     )
+
+
+def _challenger(data: dict[str, Any], version: str, read_file: ReadPolicyFile | None) -> Challenger:
+    """`[challenger]`: a second policy file deciding a share of the book, loaded and validated
+    as the champion is; any fault in it stops here, never a silent run on the champion alone."""
+    t = _table(data, "challenger", {"policy", "share", "salt"})
+    name = _required(t, "challenger.policy")
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError("challenger.policy: the challenger's policy file, as a path")
+    share = _decimal(t, "challenger.share")
+    if not 0 < share <= 1:
+        raise ConfigError(
+            f"challenger.share: {share} must be above 0 and at most 1 (to run without a "
+            "challenger, remove the [challenger] table)"
+        )
+    salt = _required(t, "challenger.salt")
+    if not isinstance(salt, str) or not salt:
+        raise ConfigError("challenger.salt: a non-empty string that fixes which accounts it takes")
+    if read_file is None:
+        raise ConfigError("challenger: a challenger's policy cannot name a challenger of its own")
+    text, where = read_file(name)
+    try:
+        policy = policy_from_text(text, where)
+    except ConfigError as e:
+        raise ConfigError(f"challenger.policy ({where}): {e}") from None
+    if policy.version == version:
+        raise ConfigError(
+            f"challenger.policy: its version {version!r} is the champion's; every row names the "
+            "version that decided it, so the two must differ"
+        )
+    return Challenger(policy=policy, share=share, salt=salt, file=name)
 
 
 def _limit_rules(data: dict[str, Any]) -> LimitRules:

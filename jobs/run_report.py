@@ -32,6 +32,7 @@ class RunReport(Findings):
     started_at: datetime
     dry_run: bool
     policy_version: str
+    challenger: dict | None = None  # the challenger's version, file, share and salt, if any
     code_version: str
     input: str
     output: str
@@ -75,6 +76,7 @@ class RunReport(Findings):
             "attempt_id": self.attempt_id,
             "started_at": self.started_at.isoformat(timespec="seconds"),
             "policy_version": self.policy_version,
+            **({"challenger": self.challenger} if self.challenger else {}),
             "code_version": self.code_version,
             "input": self.input,
             "output": self.output,

@@ -1,5 +1,7 @@
 """Settings load once, typed; a wrong key or value fails naming the key."""
 
+import dataclasses
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -75,3 +77,81 @@ def test_an_unknown_profile_key_is_named(tmp_path):
     profile.write_text(f'extends = "{CONF / "base.toml"}"\n[spark]\nmastr = "local[1]"\n')
     with pytest.raises(ConfigError, match="spark.mastr: unknown setting"):
         load_settings(profile)
+
+
+def with_challenger(tmp_path: Path, table: str, challenger_text: str | None = None) -> Path:
+    """The champion with a [challenger] table, beside a challenger file (by default the
+    champion's own under another version)."""
+    champion = (CONF / "policy.toml").read_text()
+    if challenger_text is None:
+        challenger_text = champion.replace('version = "2026.12-1"', 'version = "2026.12-2"')
+    (tmp_path / "drafts").mkdir(exist_ok=True)
+    (tmp_path / "drafts" / "next.toml").write_text(challenger_text)
+    path = tmp_path / "policy.toml"
+    path.write_text(champion + "\n[challenger]\n" + table)
+    return path
+
+
+def test_a_challenger_loads_from_beside_the_policy_file(tmp_path):
+    table = 'policy = "drafts/next.toml"\nshare = 0.10\nsalt = "pilot-2026"\n'
+    policy = load_policy(with_challenger(tmp_path, table))
+    c = policy.challenger
+    assert (c.file, str(c.share), c.salt, c.policy.version) == (
+        "drafts/next.toml",
+        "0.1",
+        "pilot-2026",
+        "2026.12-2",
+    )
+    assert [cell for cell, _ in policy.cells()] == ["champion", "challenger"]
+    assert policy.of_cell("challenger") is c.policy and policy.of_cell(None) is policy
+
+
+GOOD_TABLE = 'policy = "drafts/next.toml"\nshare = 0.10\nsalt = "s"\n'
+
+
+@pytest.mark.parametrize(
+    "table,challenger_text,message",
+    [
+        ('policy = "drafts/next.toml"\nshare = 0\nsalt = "s"\n', None, "challenger.share: 0"),
+        ('policy = "drafts/next.toml"\nshare = 1.5\nsalt = "s"\n', None, "challenger.share"),
+        ('policy = "drafts/next.toml"\nshare = 0.1\n', None, "challenger.salt: required"),
+        ('policy = "drafts/gone.toml"\nshare = 0.1\nsalt = "s"\n', None, "gone.toml cannot be"),
+        (GOOD_TABLE + "shares = 2\n", None, "challenger.shares: unknown setting"),
+        (GOOD_TABLE, (CONF / "policy.toml").read_text(), "is the champion's"),
+        (
+            GOOD_TABLE,
+            (CONF / "policy.toml")
+            .read_text()
+            .replace('version = "2026.12-1"', 'version = "x"')
+            .replace("suspend_dpd = 30", "suspend_dpdd = 30"),
+            "challenger.policy (",
+        ),
+        (
+            GOOD_TABLE,
+            (CONF / "policy.toml").read_text().replace('version = "2026.12-1"', 'version = "x"')
+            + '\n[challenger]\npolicy = "next.toml"\nshare = 0.1\nsalt = "t"\n',
+            "cannot name a challenger of its own",
+        ),
+    ],
+)
+def test_a_bad_challenger_stops_the_load_naming_the_key(tmp_path, table, challenger_text, message):
+    with pytest.raises(ConfigError) as e:
+        load_policy(with_challenger(tmp_path, table, challenger_text))
+    assert message in str(e.value)
+    if "suspend_dpdd" in (challenger_text or ""):
+        assert "limits.suspend_dpdd: unknown setting" in str(e.value)
+
+
+def test_the_shipped_draft_loads_and_differs_from_the_champion_in_its_raise_cap_only():
+    champion = load_policy(CONF / "policy.toml")
+    draft = load_policy(CONF / "draft-cautious-raises.toml")
+    assert draft.version != champion.version and draft.challenger is None
+    assert draft.limits.max_increase_ratio == Decimal("0.25")
+    assert (
+        dataclasses.replace(
+            draft,
+            version=champion.version,
+            limits=dataclasses.replace(draft.limits, max_increase_ratio=Decimal("0.50")),
+        )
+        == champion
+    )

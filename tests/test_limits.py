@@ -4,6 +4,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from pyspark.sql import functions as F
 
 from transforms.diff import classify_changes
 from transforms.limits import decide_limits
@@ -204,7 +205,8 @@ def test_first_run_compares_with_the_initial_limit_as_active(spark, policy):
         SCHEMA,
     )
     decided = decide_limits(df, rules=policy.limits, as_of=D)
-    change = classify_changes(decided, run_date=D, policy_version="v").first()
+    decided = decided.withColumns({"policy_version": F.lit("v"), "cell": F.lit("champion")})
+    change = classify_changes(decided, run_date=D).first()
     assert (change["old_limit"], change["old_status"], change["old_score"]) == (
         Decimal("5000.00"),
         "active",

@@ -137,7 +137,8 @@ def test_every_decision_keeps_the_contracts_limit_rules(spark, policy, accounts)
             assert r["current_dpd"] == 0 and r["old_status"] == "suspended", r
         if r["d_dormant"] and r["d_good_standing"] and r["d_step"] != "decrease":
             assert limit >= held or r["d_step"] == "reinstate", r
-    changes = classify_changes(decided, run_date=D, policy_version="v").collect()
+    decided = decided.withColumns({"policy_version": F.lit("v"), "cell": F.lit("champion")})
+    changes = classify_changes(decided, run_date=D).collect()
     for c in changes:
         assert len(c["reason_codes"]) <= 4, c
         if c["change_type"] in ("decrease", "suspend"):

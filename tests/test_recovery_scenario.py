@@ -118,18 +118,10 @@ def run_chain(spark, policy) -> tuple[list, list, list]:
             policy=policy,
             as_of=run_date,
         ).cache()
-        published_notices += to_notices(
-            decided,
-            no_steps,
-            run_date=run_date,
-            notice_days=policy.limits.decrease_notice_days,
-            policy_version=policy.version,
-        ).collect()
-        previous = to_limits(decided, run_date=run_date, policy_version=policy.version).collect()
+        published_notices += to_notices(decided, no_steps, run_date=run_date).collect()
+        previous = to_limits(decided, run_date=run_date).collect()
         published_limits += previous
-        published_changes += classify_changes(
-            decided, run_date=run_date, policy_version=policy.version
-        ).collect()
+        published_changes += classify_changes(decided, run_date=run_date).collect()
         decided.unpersist()
         run_date += CADENCE
     return published_limits, published_changes, published_notices

@@ -39,11 +39,13 @@ DECIDED_COLUMNS = (
     "old_status",
     "prev_score",
     "change_reasons",
+    "policy_version",
+    "cell",
 )
 """What `to_limits` and `classify_changes` read of a decision: all a night needs to keep of it."""
 
 
-def to_limits(decided: DataFrame, *, run_date: date, policy_version: str) -> DataFrame:
+def to_limits(decided: DataFrame, *, run_date: date) -> DataFrame:
     """One row per account, in the contract's `limits` layout."""
     return decided.select(
         F.col("user_id"),
@@ -54,11 +56,12 @@ def to_limits(decided: DataFrame, *, run_date: date, policy_version: str) -> Dat
         F.col("balance").cast(AMOUNT),
         F.col("segment"),
         F.col("account_reasons").alias("reason_codes"),
-        F.lit(policy_version).alias("policy_version"),
+        "policy_version",
+        "cell",
     ).select(*names(LIMITS))
 
 
-def classify_changes(decided: DataFrame, *, run_date: date, policy_version: str) -> DataFrame:
+def classify_changes(decided: DataFrame, *, run_date: date) -> DataFrame:
     """The changed accounts, in the contract's `limit_changes` layout."""
     kind = change_type(
         F.col("old_status"), F.col("limit_status"), F.col("old_limit"), F.col("credit_limit")
@@ -77,7 +80,8 @@ def classify_changes(decided: DataFrame, *, run_date: date, policy_version: str)
             F.col("prev_score").cast("int").alias("old_score"),
             F.col("score").cast("int").alias("new_score"),
             F.col("change_reasons").alias("reason_codes"),
-            F.lit(policy_version).alias("policy_version"),
+            "policy_version",
+            "cell",
         )
         .select(*names(LIMIT_CHANGES))
     )
@@ -105,4 +109,5 @@ def reversal_of(changes: DataFrame) -> DataFrame:
         F.col("old_score").alias("new_score"),
         F.array(F.lit(ROLLBACK)).alias("reason_codes"),
         F.col("policy_version"),
+        F.col("cell"),
     ).select(*names(LIMIT_CHANGES))

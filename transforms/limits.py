@@ -4,7 +4,7 @@ Every intermediate of the decision stays in a `d_` column so that `rerate explai
 step; the job keeps only the contract's columns when it writes.
 """
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from pyspark.sql import Column, DataFrame
@@ -239,6 +239,8 @@ def decide_limits(scored: DataFrame, *, rules: LimitRules, as_of: date) -> DataF
             {
                 "d_wish": wish,
                 "d_has_notice": pending,
+                # the first date a cut announced by this run may apply
+                "d_notice_until": F.lit(as_of + timedelta(days=rules.decrease_notice_days)),
                 "d_cut_limit": cut_limit.cast(AMOUNT),
                 "d_apply_to": F.greatest(
                     cut_limit, F.coalesce(F.col("pending_proposed_limit"), cut_limit)

@@ -46,6 +46,7 @@ LATE_LOOKBACK_DAYS = 365  # a late bill counts while it ran within the year
 # What the steps need of a decision (jobs.commands.run keeps these columns of it).
 DECIDED_COLUMNS = (
     "user_id",
+    "cell",
     "notice_kind",
     "score",
     "segment",
@@ -107,11 +108,18 @@ def next_steps(
     steps = told.filter(F.col("notice_kind") == "re_engage").select(
         "user_id", F.array(F.lit(USE_ACCOUNT)).alias("next_steps")
     )
-    # Deciding candidates is a plan as large as the night's: built only for notices there are.
-    if not cuts.isEmpty():
-        steps = steps.unionByName(_cut_steps(cuts, at_hand, policy=policy, as_of=as_of))
-    if not suspended.isEmpty():
-        steps = steps.unionByName(_suspension_steps(suspended, at_hand, policy=policy, as_of=as_of))
+    cells = policy.cells()
+    for cell, deciding in cells:
+        # each cell's accounts are checked under the policy that decided them
+        in_cell = F.lit(True) if len(cells) == 1 else F.col("cell") == cell
+        cell_cuts, cell_suspended = cuts.filter(in_cell), suspended.filter(in_cell)
+        # Deciding candidates is a plan as large as the night's: built only for notices there are.
+        if not cell_cuts.isEmpty():
+            steps = steps.unionByName(_cut_steps(cell_cuts, at_hand, policy=deciding, as_of=as_of))
+        if not cell_suspended.isEmpty():
+            steps = steps.unionByName(
+                _suspension_steps(cell_suspended, at_hand, policy=deciding, as_of=as_of)
+            )
     return steps
 
 

@@ -11,7 +11,7 @@ derives the same from the published notices (`pending_from_published`): an accou
 pending when the newest notice that starts or ends one is a `pending_decrease`.
 """
 
-from datetime import date, timedelta
+from datetime import date
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -37,6 +37,7 @@ DORMANT = "DORMANT"
 
 DECIDED_COLUMNS = (
     "notice_kind",
+    "d_notice_until",
     "d_step",
     "d_cut_limit",
     "d_held",
@@ -118,14 +119,7 @@ def with_notice_kind(decided: DataFrame) -> DataFrame:
     return decided.withColumn("notice_kind", notice_kind(dormant_turned=turned_dormant()))
 
 
-def to_notices(
-    decided: DataFrame,
-    steps: DataFrame,
-    *,
-    run_date: date,
-    notice_days: int,
-    policy_version: str,
-) -> DataFrame:
+def to_notices(decided: DataFrame, steps: DataFrame, *, run_date: date) -> DataFrame:
     """The contract's `notices` rows of a decision; `steps` holds `next_steps` per user for the
     notices that carry steps (transforms.next_steps)."""
     kind = F.col("notice_kind")
@@ -147,20 +141,17 @@ def to_notices(
             kind.alias("kind"),
             F.col("credit_limit").cast(AMOUNT).alias("current_limit"),
             proposed.cast(AMOUNT).alias("proposed_limit"),
-            F.when(kind == "pending_decrease", F.lit(run_date + timedelta(days=notice_days))).alias(
-                "effective_date"
-            ),
+            F.when(kind == "pending_decrease", F.col("d_notice_until")).alias("effective_date"),
             F.coalesce(reasons, empty).alias("reason_codes"),
             F.coalesce(F.col("next_steps"), empty).alias("next_steps"),
-            F.lit(policy_version).alias("policy_version"),
+            "policy_version",
+            "cell",
         )
         .select(*names(NOTICES))
     )
 
 
-def pending_after(
-    decided: DataFrame, steps: DataFrame, *, run_date: date, notice_days: int
-) -> DataFrame:
+def pending_after(decided: DataFrame, steps: DataFrame, *, run_date: date) -> DataFrame:
     """The pending notices a run carries to the next: the cuts it announced, and the earlier
     ones still waiting for their effective date."""
     announced = decided.filter(F.col("d_step") == "announce").join(steps, "user_id", "left")
@@ -168,7 +159,7 @@ def pending_after(
     new = announced.select(
         "user_id",
         F.lit(run_date).alias("announced_on"),
-        F.lit(run_date + timedelta(days=notice_days)).alias("effective_date"),
+        F.col("d_notice_until").alias("effective_date"),
         F.col("d_cut_limit").alias("proposed_limit"),
         F.col("cut_reasons").alias("reason_codes"),
         F.coalesce(F.col("next_steps"), empty).alias("next_steps"),

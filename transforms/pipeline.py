@@ -1,14 +1,17 @@
 """The re-rating as one pure chain: carried ledgers -> features -> score -> limit decision."""
 
+from dataclasses import replace
 from datetime import date
 
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from transforms.carry import Carried, fold
+from transforms.cells import in_challenger
 from transforms.features import aggregate_repayment_behaviour, build_features
 from transforms.limits import decide_limits
 from transforms.notices import PENDING, with_notice_kind
-from transforms.policy import Policy
+from transforms.policy import CHALLENGER, Policy
 from transforms.score import with_score
 from transforms.state import previous_state, summarize_history
 from transforms.windows import purchase_features
@@ -24,8 +27,8 @@ def rerate_carried(
     policy: Policy,
     as_of: date,
 ) -> DataFrame:
-    """Every account of the snapshot with its features, points, score, limit decision and the
-    kind of notice it gets (`notice_kind`).
+    """Every account of the snapshot with its features, points, score, limit decision, the
+    kind of notice it gets (`notice_kind`), its `cell` and the `policy_version` that decided it.
 
     `carried` is the accepted ledger folded for the run (transforms.carry); `previous_limits`
     is the previous published run's `limits` (empty at bootstrap), `limit_changes` the
@@ -36,7 +39,42 @@ def rerate_carried(
         pending = accounts.sparkSession.createDataFrame([], PENDING)
     history = summarize_history(limit_changes, before=as_of)
     previous = previous_state(previous_limits, history, pending)
-    return decide(accounts, carried, previous, policy=policy, as_of=as_of)
+    cells = policy.cells()
+    if len(cells) == 1:
+        return _in_cell(decide(accounts, carried, previous, policy=policy, as_of=as_of), *cells[0])
+    decided = None
+    for cell, deciding in cells:
+        # each cell's accounts are decided from their own rows only: the state is cut before
+        # it is aggregated, so two cells cost about what one book does
+        challenger = in_challenger(F.col("user_id"), policy.challenger)
+        mine = challenger if cell == CHALLENGER else ~challenger
+        part = _in_cell(
+            decide(
+                accounts.filter(mine),
+                _cut(carried, mine),
+                previous.filter(mine),
+                policy=deciding,
+                as_of=as_of,
+            ),
+            cell,
+            deciding,
+        )
+        decided = part if decided is None else decided.unionByName(part, allowMissingColumns=True)
+    return decided
+
+
+def _in_cell(decided: DataFrame, cell: str, policy: Policy) -> DataFrame:
+    return decided.withColumns({"cell": F.lit(cell), "policy_version": F.lit(policy.version)})
+
+
+def _cut(carried: Carried, keep) -> Carried:
+    """The carried state of the accounts `keep` selects (what `decide` reads of it)."""
+    return replace(
+        carried,
+        totals=carried.totals.filter(keep),
+        windows=carried.windows.filter(keep),
+        bills=carried.bills.filter(keep),
+    )
 
 
 def decide(

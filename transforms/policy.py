@@ -113,9 +113,33 @@ class Guardrails:
     max_total_limit_change: float
 
 
+CHAMPION, CHALLENGER = "champion", "challenger"  # the cells of the book (transforms.cells)
+
+
+@dataclass(frozen=True)
+class Challenger:
+    """A second policy deciding a stable share of the book (transforms.cells)."""
+
+    policy: "Policy"
+    share: Decimal  # the share of accounts it decides, as written
+    salt: str
+    file: str  # the policy file as the champion names it
+
+
 @dataclass(frozen=True)
 class Policy:
     version: str
     limits: LimitRules
-    guardrails: Guardrails
+    guardrails: Guardrails  # a challenger's are not used: the guardrails judge the whole book
     scorecard: Scorecard
+    challenger: Challenger | None = None
+
+    def cells(self) -> tuple[tuple[str, "Policy"], ...]:
+        """(cell, the policy that decides it) for each cell the policy in force has."""
+        if self.challenger is None:
+            return ((CHAMPION, self),)
+        return ((CHAMPION, self), (CHALLENGER, self.challenger.policy))
+
+    def of_cell(self, cell: str | None) -> "Policy":
+        """The policy that decides `cell` (None: a row written before cells existed)."""
+        return dict(self.cells()).get(cell or CHAMPION, self)

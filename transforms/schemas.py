@@ -71,6 +71,8 @@ LIMITS = T.StructType(
         T.StructField("segment", T.StringType()),
         T.StructField("reason_codes", T.ArrayType(T.StringType(), False), False),
         T.StructField("policy_version", T.StringType(), False),
+        # `champion` or `challenger` (transforms.cells); null in runs published before cells
+        T.StructField("cell", T.StringType()),
     ]
 )
 
@@ -87,6 +89,8 @@ LIMIT_CHANGES = T.StructType(
         T.StructField("new_score", T.IntegerType(), False),
         T.StructField("reason_codes", T.ArrayType(T.StringType(), False), False),
         T.StructField("policy_version", T.StringType(), False),
+        # `champion` or `challenger` (transforms.cells); null in runs published before cells
+        T.StructField("cell", T.StringType()),
     ]
 )
 
@@ -101,6 +105,8 @@ NOTICES = T.StructType(
         T.StructField("reason_codes", T.ArrayType(T.StringType(), False), False),
         T.StructField("next_steps", T.ArrayType(T.StringType(), False), False),
         T.StructField("policy_version", T.StringType(), False),
+        # `champion` or `challenger` (transforms.cells); null in runs published before cells
+        T.StructField("cell", T.StringType()),
     ]
 )
 

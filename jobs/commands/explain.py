@@ -122,9 +122,11 @@ def _fmt(value) -> str:
 
 
 def _render(settings, run_date, user_id, row, published, change) -> str:
-    card, rules = settings.policy.scorecard, settings.policy.limits
+    deciding = settings.policy.of_cell(row.get("cell"))  # the cell's policy decided it
+    card, rules = deciding.scorecard, deciding.limits
+    cell = f", {published['cell']} cell" if published["cell"] else ""
     parts = [
-        f"account {user_id} on {run_date} (policy {published['policy_version']})",
+        f"account {user_id} on {run_date} (policy {published['policy_version']}{cell})",
         f"  published: {published['status']}, limit {published['credit_limit']}, score "
         f"{published['score']}, balance {published['balance']}, segment "
         f"{published['segment'] or '-'}, reasons {list(published['reason_codes'])}",

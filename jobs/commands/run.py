@@ -46,7 +46,7 @@ from jobs.output.kept import (
     kept_policy_path,
     manifest_path,
     manifest_summary,
-    policy_to_keep,
+    policies_to_keep,
     read_manifest,
 )
 from jobs.output.lock import OutputLocked, new_attempt_id, output_lock
@@ -76,6 +76,7 @@ from transforms.diff import DECIDED_COLUMNS, classify_changes, to_limits
 from transforms.next_steps import next_steps
 from transforms.notices import pending_after, pending_from_published, to_notices
 from transforms.pipeline import rerate_carried
+from transforms.policy import Policy
 from transforms.schemas import LIMIT_CHANGES, LIMITS, NOTICES
 from transforms.validate import (
     accepted_rows,
@@ -121,6 +122,17 @@ def code_version() -> str:
         return metadata.version("rerate")
     except metadata.PackageNotFoundError:
         return "unknown"
+
+
+def challenger_in_force(policy: Policy) -> dict | None:
+    """What a report says of the challenger: which accounts it takes, and with what."""
+    challenger = policy.challenger
+    return challenger and {
+        "policy_version": challenger.policy.version,
+        "file": challenger.file,
+        "share": float(challenger.share),
+        "salt": challenger.salt,
+    }
 
 
 def run_nightly(
@@ -179,6 +191,7 @@ def new_night(
         started_at=started,
         dry_run=dry_run,
         policy_version=settings.policy.version,
+        challenger=challenger_in_force(settings.policy),
         code_version=code_version(),
         input=settings.input_path,
         output=settings.output_path,
@@ -339,15 +352,14 @@ def rerate_night(night: Night) -> None:
     # Only what the published tables take is kept: every feature, point and step cached
     # too would be written to memory or disk for nobody (`rerate explain` recomputes them).
     decided = decided.persist(StorageLevel.MEMORY_AND_DISK)
-    limits = to_limits(decided, run_date=run_date, policy_version=policy.version)
-    changes = classify_changes(decided, run_date=run_date, policy_version=policy.version)
+    limits = to_limits(decided, run_date=run_date)
+    changes = classify_changes(decided, run_date=run_date)
     rejects = None
     for ledger, rows in checked.items():
         part = to_rejects(rows, ledger=ledger, run_date=run_date)
         rejects = part if rejects is None else rejects.unionByName(part)
 
     publisher = night.publisher
-    notice_days = policy.limits.decrease_notice_days
     steps = next_steps(
         decided,
         state,
@@ -356,9 +368,7 @@ def rerate_night(night: Night) -> None:
         as_of=run_date,
         materialize=publisher.scratch,
     ).persist(StorageLevel.MEMORY_AND_DISK)
-    notices = to_notices(
-        decided, steps, run_date=run_date, notice_days=notice_days, policy_version=policy.version
-    )
+    notices = to_notices(decided, steps, run_date=run_date)
 
     publisher.stage("limits", limits.orderBy("user_id"), partitions=4)
     publisher.stage("limit_changes", changes.orderBy("user_id"))
@@ -366,9 +376,7 @@ def rerate_night(night: Night) -> None:
     publisher.stage("rejects", rejects.orderBy("ledger", "row_id"))
     publisher.stage(
         f"_state/{PENDING_TABLE}",
-        pending_after(decided, steps, run_date=run_date, notice_days=notice_days).orderBy(
-            "user_id"
-        ),
+        pending_after(decided, steps, run_date=run_date).orderBy("user_id"),
     )
     clock.lap("decision")
     staged_limits = spark.read.parquet(publisher.staged("limits"))
@@ -422,15 +430,15 @@ def _keep_policy_and_manifest(night: Night, readiness, plan: CarryPlan, previous
     path = manifest_path(out, night.run_date)
     night.kept[path] = json.dumps(manifest, indent=1) + "\n"
     night.report.input_files = manifest_summary(manifest, path)
-    policy = policy_to_keep(night.settings)
-    if policy is None:
+    policies = policies_to_keep(night.settings)
+    if policies is None:
         night.report.warnings.append(
             "the policy in force was handed in by a program, not read from its file: it is not "
             "kept with the run, and `rerate replay` cannot reproduce this run"
         )
         return
-    name, text = policy
-    night.kept[kept_policy_path(out, night.run_date, name)] = text
+    for name, text in policies:
+        night.kept[kept_policy_path(out, night.run_date, name)] = text
 
 
 class _Phases:

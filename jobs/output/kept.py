@@ -17,7 +17,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from jobs.config import ConfigError, Settings, policy_from_text
+from jobs.config import ConfigError, Settings, files_beside, policy_from_text
 from jobs.files.layout import InputLayout, OutputLayout
 from jobs.files.ledgers import EVENT_LEDGERS, Readiness, check_readiness, parquet_files
 from jobs.files.storage import Entry, Storage
@@ -37,17 +37,29 @@ def manifest_path(layout: OutputLayout, run_date: date) -> str:
     return f"{layout.partition('runs', run_date)}/inputs.json"
 
 
-def policy_to_keep(settings: Settings) -> tuple[str, str] | None:
-    """(file name, exact text) of the policy file the run decides with; None when the policy in
-    force is not what its file says now (a program handed in a Policy object; the file was
-    edited since it was loaded), which cannot be kept."""
+CHALLENGER_FOLDER = "challenger"  # under policy/: the challenger's file, where there is one
+
+
+def policies_to_keep(settings: Settings) -> list[tuple[str, str]] | None:
+    """(name under policy/, exact text) of each policy file the run decides with: the policy
+    in force, and its challenger's under challenger/; None when the policy in force is not what
+    its files say now (a program handed in a Policy object; a file was edited since it was
+    loaded), which cannot be kept."""
     path = Path(settings.policy_path)
+    kept: list[tuple[str, str]] = []
+    read_beside = files_beside(path)
+
+    def read_and_keep(name: str) -> tuple[str, str]:
+        text, where = read_beside(name)
+        kept.append((f"{CHALLENGER_FOLDER}/{Path(where).name}", text))
+        return text, where
+
     try:
         text = path.read_text(encoding="utf-8")
-        same = policy_from_text(text, str(path)) == settings.policy
+        same = policy_from_text(text, str(path), read_and_keep) == settings.policy
     except (OSError, ConfigError):
         return None
-    return (path.name, text) if same else None
+    return [(path.name, text), *kept] if same else None
 
 
 def content_hashes(spark: SparkSession, storage: Storage, paths: list[str]) -> dict[str, str]:
@@ -187,8 +199,21 @@ def recorded_run(
             f"the run of {run_date} kept no {missing} (published before runs kept them, or with "
             "a policy handed in by a program): it cannot be reproduced",
         )
+    challengers = [
+        e
+        for e in storage.list(kept_policy_path(layout, run_date, CHALLENGER_FOLDER))
+        if not e.is_dir and e.name.endswith(".toml")
+    ]
+
+    def read_kept_challenger(name: str) -> tuple[str, str]:
+        if len(challengers) != 1:
+            raise ConfigError(f"challenger.policy: {name} was not kept with the run")
+        return storage.read_text(challengers[0].path) or "", challengers[0].path
+
     try:
-        policy = policy_from_text(storage.read_text(policies[0].path) or "", policies[0].path)
+        policy = policy_from_text(
+            storage.read_text(policies[0].path) or "", policies[0].path, read_kept_challenger
+        )
     except ConfigError as e:
         raise Stop(
             ExitCode.NOT_READY, f"the policy kept with {run_date} no longer loads: {e}"

@@ -55,6 +55,42 @@ def accepted_anomaly_lines(accepted: dict | None) -> list[str]:
     ]
 
 
+def cell_rows(cells: dict) -> tuple[tuple[str, ...], list[tuple]]:
+    """(headers, rows) of each cell's figures side by side: one column per cell."""
+    sides = list(cells.values())
+    headers = ("", *(f"{name} ({c['policy_version']})" for name, c in cells.items()))
+
+    def row(label: str, value) -> tuple:
+        return (label, *(value(c) for c in sides))
+
+    rows = [
+        row("accounts", lambda c: f"{c['accounts']:,}"),
+        *(
+            row(status, lambda c, s=status: f"{c['by_status'][s]:,}")
+            for status in sides[0]["by_status"]
+        ),
+        *(
+            row(change, lambda c, k=change: f"{c['changes'][k]:,}")
+            for change in sides[0]["changes"]
+        ),
+        row("pending_decrease notices", lambda c: f"{c['notices']['pending_decrease']:,}"),
+        row("cut, suspended or told of a cut, per 1,000", lambda c: f"{c['adverse_per_1000']:.1f}"),
+        row("raised, per 1,000", lambda c: f"{c['increases_per_1000']:.1f}"),
+        row("total granted limit", lambda c: f"{float(c['active_limits']['total']):,.0f}"),
+        row("mean active limit", lambda c: f"{c['active_limits']['mean']:,.2f}"),
+        row("mean score (active, suspended)", lambda c: f"{c['mean_score']:.1f}"),
+    ]
+    return headers, rows
+
+
+def cells_lines(figures: dict) -> list[str]:
+    """The champion and challenger cells side by side, where the run had both."""
+    if not figures.get("cells"):
+        return []
+    headers, rows = cell_rows(figures["cells"])
+    return ["", "CELLS (champion and challenger, side by side)", table(rows, headers)]
+
+
 def render_run_summary(report: dict, report_path: str) -> str:
     d = report["decisions"]
     status = d["by_status"]
@@ -77,6 +113,7 @@ def render_run_summary(report: dict, report_path: str) -> str:
         ),
         "",
         notices_table(d),
+        *cells_lines(d),
         "",
         table([(q, v) for q, v in d["score"]["quantiles"].items()], ("score quantile", "score")),
         "",

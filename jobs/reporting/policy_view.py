@@ -9,7 +9,8 @@ from transforms.policy import Policy
 from transforms.score import bin_label
 
 
-def render_policy(policy: Policy) -> str:
+def render_policy(policy: Policy, *, guardrails: bool = True) -> str:
+    """`guardrails` False: a challenger's, whose guardrails are not the ones that judge."""
     card, rules, guard = policy.scorecard, policy.limits, policy.guardrails
     lowest = card.base_points + sum(
         min(card.points(b.log_odds) for b in (*c.bins, c.missing)) for c in card.characteristics
@@ -109,27 +110,40 @@ def render_policy(policy: Policy) -> str:
             ("rule", "setting"),
             left=(0, 1),
         ),
-        "",
-        "GUARDRAILS",
-        table(
-            [
-                ("bad rows in a ledger's day (exit 4)", f"> {guard.max_reject_share:.1%}"),
-                (
-                    "volume vs usual (exit 4)",
-                    f"outside 1/{guard.volume_max_ratio:g}-{guard.volume_max_ratio:g}x of the "
-                    f"same weekday ({guard.volume_weeks} weeks) and day of month "
-                    f"({guard.volume_months} months); judged from {guard.volume_min_rows} rows",
-                ),
-                (
-                    "accounts cut, suspended or told of a cut (exit 5)",
-                    f"> {guard.max_adverse_share:.1%}",
-                ),
-                ("accounts raised (exit 5)", f"> {guard.max_increase_share:.1%}"),
-                ("score PSI vs previous run (a warning only)", f"> {guard.max_score_psi:g}"),
-                ("total granted limit move (exit 5)", f"> {guard.max_total_limit_change:.0%}"),
-            ],
-            ("guardrail", "blocks when"),
-            left=(0, 1),
-        ),
     ]
+    if guardrails:
+        parts += [
+            "",
+            "GUARDRAILS",
+            table(
+                [
+                    ("bad rows in a ledger's day (exit 4)", f"> {guard.max_reject_share:.1%}"),
+                    (
+                        "volume vs usual (exit 4)",
+                        f"outside 1/{guard.volume_max_ratio:g}-{guard.volume_max_ratio:g}x of the "
+                        f"same weekday ({guard.volume_weeks} weeks) and day of month "
+                        f"({guard.volume_months} months); judged from {guard.volume_min_rows} rows",
+                    ),
+                    (
+                        "accounts cut, suspended or told of a cut (exit 5)",
+                        f"> {guard.max_adverse_share:.1%}",
+                    ),
+                    ("accounts raised (exit 5)", f"> {guard.max_increase_share:.1%}"),
+                    ("score PSI vs previous run (a warning only)", f"> {guard.max_score_psi:g}"),
+                    ("total granted limit move (exit 5)", f"> {guard.max_total_limit_change:.0%}"),
+                ],
+                ("guardrail", "blocks when"),
+                left=(0, 1),
+            ),
+        ]
+    challenger = policy.challenger
+    if challenger is not None:
+        parts += [
+            "",
+            f"CHALLENGER: {challenger.share:%} of accounts (salt {challenger.salt!r}) are "
+            f"decided by {challenger.file}, policy {challenger.policy.version}, as follows; the "
+            "guardrails above judge the whole book.",
+            "",
+            render_policy(challenger.policy, guardrails=False),
+        ]
     return "\n".join(parts)

@@ -7,6 +7,8 @@ import math
 from jobs.reporting.console import (
     NOTICE_MEANING,
     accepted_anomaly_lines,
+    cell_rows,
+    cells_lines,
     first_steps,
     notices_table,
     table,
@@ -36,6 +38,7 @@ def report_text(f: dict) -> str:
         "",
         "NOTICES (what users are told)",
         notices_table(f),
+        *cells_lines(f),
         "",
         "SCORES",
         table(
@@ -211,6 +214,17 @@ def _migration_table(places: list[str], matrix: dict[str, dict[str, int]]) -> st
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
+def _cells_section(f: dict) -> list[str]:
+    if not f.get("cells"):
+        return []
+    headers, rows = cell_rows(f["cells"])
+    return [
+        "<h2>Champion and challenger</h2><p>Each cell decided by its own policy; rates per "
+        "1,000 of the cell's accounts. The guardrails judged the whole book.</p>",
+        _html_table(headers, rows),
+    ]
+
+
 def report_html(f: dict) -> str:
     hist = f["score_histogram"]
     score_series = [(k, n, hist["previous"].get(k, 0)) for k, n in _all_bins(f)]
@@ -249,6 +263,7 @@ def report_html(f: dict) -> str:
             ],
             words=(2, 3),
         ),
+        *_cells_section(f),
         "<h2>Score distribution</h2>",
         f"<p>Accounts by score, bins of {hist['bin_width']} points, on a logarithmic scale: "
         "the low bins, where cuts happen, hold few accounts.</p>",
