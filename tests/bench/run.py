@@ -138,9 +138,17 @@ def run_d(inputs: Path, output: Path, end: date, label: str, mode: str, *extra: 
     state = output / "_state" / f"run_date={end}"
     return result, {
         "rows_read": {ledger: report["inputs"][ledger].get("rows_read") for ledger in LEDGERS},
+        # what keeping the manifest of inputs cost the run (jobs.output.kept)
+        "fingerprint_seconds": report["phase_seconds"].get("fingerprints"),
+        "files_fingerprinted": _files_read(report["input_files"]["read"]),
         "carried_state_bytes": _state_bytes(output, state),
         "state_bytes_written": _parquet_bytes(state),
     }
+
+
+def _files_read(read: dict) -> int:
+    """The report lists the files a run read, or past a few gives their count."""
+    return read["files"] if isinstance(read.get("files"), int) else len(read)
 
 
 def _parquet_bytes(folder: Path) -> int:
@@ -253,6 +261,28 @@ def main(users: int, scales: str, days: int, end_text: str, root: Path) -> None:
     _line("2 full recompute of D", full)
     assert_same_tables(incremental_tables, published_tables(out, end))
     click.echo("  (its limits, limit_changes and rejects equal the nightly run's)")
+    replayed = checked(
+        "replay", measure(rerate("replay", "--date", end.isoformat(), *_on(inputs, out)[:-1]))
+    )
+    _line("6 replay of D (identical)", replayed)
+    draft = ROOT / "conf" / "draft-cautious-raises.toml"
+    shutil.rmtree(folder / "simulate", ignore_errors=True)
+    simulated = checked(
+        "simulate",
+        measure(
+            rerate(
+                "simulate",
+                "--date",
+                end.isoformat(),
+                "--policy",
+                str(draft),
+                "--into",
+                str(folder / "simulate"),
+                *_on(inputs, out)[:-1],
+            )
+        ),
+    )
+    _line(f"7 simulate of D ({draft.name})", simulated)
     spark_floor = floor("spark", inputs, folder)
     _line("3 Spark floor", spark_floor)
     duckdb_floor = floor("duckdb", inputs, folder)
@@ -266,6 +296,16 @@ def main(users: int, scales: str, days: int, end_text: str, root: Path) -> None:
         "nightly_over_duckdb_floor": ratio(nightly.seconds, duckdb_floor.seconds),
         "year_over_90_days": ratio(nightly.seconds, nightly_90.seconds),
     }
+    reported = {
+        "replay_over_nightly": ratio(replayed.seconds, nightly.seconds),
+        "simulate_over_nightly": ratio(simulated.seconds, nightly.seconds),
+    }
+    click.echo(
+        f"replay / nightly {reported['replay_over_nightly']:.2f}, simulate / nightly "
+        f"{reported['simulate_over_nightly']:.2f}; keeping the manifest of inputs: nightly "
+        f"{read['fingerprint_seconds']} s ({read['files_fingerprinted']} files hashed), full "
+        f"recompute {full_read['fingerprint_seconds']} s ({full_read['files_fingerprinted']})"
+    )
     click.echo(
         f"rows read: nightly {read['rows_read']}, full {full_read['rows_read']}; carried state "
         f"{read['carried_state_bytes'] / 1e6:.1f} MB, of which the night wrote "
@@ -291,6 +331,7 @@ def main(users: int, scales: str, days: int, end_text: str, root: Path) -> None:
 
     result = {
         **ratios,
+        **reported,
         "targets": TARGETS,
         "users": users,
         "days": days,
@@ -300,6 +341,12 @@ def main(users: int, scales: str, days: int, end_text: str, root: Path) -> None:
         "rows_read_by_full_recompute": full_read["rows_read"],
         "carried_state_bytes": read["carried_state_bytes"],
         "state_bytes_written_by_nightly_run": read["state_bytes_written"],
+        "fingerprints": {
+            "nightly": {k: read[k] for k in ("fingerprint_seconds", "files_fingerprinted")},
+            "full_recompute": {
+                k: full_read[k] for k in ("fingerprint_seconds", "files_fingerprinted")
+            },
+        },
         "machine": {**here, "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
         "timings": {
             "nightly": nightly.as_dict(),
@@ -307,6 +354,8 @@ def main(users: int, scales: str, days: int, end_text: str, root: Path) -> None:
             "spark_floor": spark_floor.as_dict(),
             "duckdb_floor": duckdb_floor.as_dict(),
             "nightly_90_days": nightly_90.as_dict(),
+            "replay": replayed.as_dict(),
+            "simulate": simulated.as_dict(),
         },
         "nightly_by_users": by_scale,
     }
