@@ -5,6 +5,7 @@ cells side by side, and the run replays from the files it kept."""
 
 import json
 import shutil
+from collections import Counter
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -96,14 +97,28 @@ def snapshot(inputs: Path, day: str) -> pd.DataFrame:
     return pd.read_parquet(inputs / "accounts" / newest).set_index("user_id")
 
 
-@pytest.mark.parametrize("day", [BEFORE, D])
-def test_every_contract_rule_holds_in_each_cell_with_its_own_settings(book, day):
+def test_every_contract_rule_holds_in_each_cell_with_its_own_settings(book):
+    seen = Counter()  # what each rule was checked on, so that none passes on nothing
+    for day in (BEFORE, D):
+        _check_rules_by_cell(book, day, seen)
+    for cell in ("champion", "challenger"):
+        for what in ("raised", "announced", "suspended", "delinquent"):
+            assert seen[cell, what] > 0, (cell, what)
+    assert seen["champion", "frozen"] + seen["challenger", "frozen"] > 0  # ~4 in the book
+    # the caps differ: the champion raised someone by more than the challenger may
+    assert seen["champion", "raised over 25 %"] > 0
+    # the challenger suspends active accounts 21-30 days past due, which the champion keeps
+    assert seen["challenger", "21-30 days past due, suspended"] > 0
+
+
+def _check_rules_by_cell(book, day: str, seen: Counter) -> None:
     out, inputs = book["output"], book["input"]
     limits = read_table(out, "limits", day).set_index("user_id")
     changes = read_table(out, "limit_changes", day).set_index("user_id")
     notices = read_table(out, "notices", day).set_index("user_id")
     accounts = snapshot(inputs, day)
     dpd = days_past_due(inputs, day).reindex(limits.index).fillna(0)
+    open_accounts = accounts.index[accounts.status != "closed"]
     for cell, policy in book["policy"].cells():
         rules = policy.limits
         mine = limits[limits.cell == cell]
@@ -113,20 +128,26 @@ def test_every_contract_rule_holds_in_each_cell_with_its_own_settings(book, day)
         assert (mine[mine.status != "active"].credit_limit == 0).all(), cell
         frozen = accounts.index[accounts.status == "frozen"].intersection(mine.index)
         assert (mine.loc[frozen].status == "suspended").all(), cell
-        delinquent = dpd[mine.index][dpd[mine.index] > rules.suspend_dpd].index
-        live = delinquent.difference(accounts.index[accounts.status == "closed"])
-        assert len(live) and (mine.loc[live].status == "suspended").all(), cell
+        delinquent = mine.index[dpd[mine.index] > rules.suspend_dpd].intersection(open_accounts)
+        assert (mine.loc[delinquent].status == "suspended").all(), cell
+        seen[cell, "frozen"] += len(frozen)
+        seen[cell, "delinquent"] += len(delinquent)
 
         moved = changes[changes.cell == cell]
         raised = moved[moved.change_type == "increase"]
         assert (raised.new_limit <= raised.old_limit * (1 + rules.max_increase_ratio)).all()
         assert (raised.new_limit % rules.limit_step == 0).all()
+        seen[cell, "raised"] += len(raised)
+        seen[cell, "raised over 25 %"] += int(
+            (raised.new_limit > raised.old_limit * Decimal("1.25")).sum()
+        )
         cut = moved[moved.change_type == "decrease"]
         for user_id, c in cut.iterrows():
             floor = rules.ceil_to_grid(max(limits.loc[user_id, "balance"], Decimal(0)))
             assert c.new_limit >= max(floor, rules.min_limit), (cell, user_id)
         adverse = moved[moved.change_type.isin(["decrease", "suspend"])]
         assert adverse.reason_codes.map(len).between(1, 4).all(), cell
+        seen[cell, "suspended"] += int((moved.change_type == "suspend").sum())
 
         told = notices[notices.cell == cell]
         announced = told[told.kind == "pending_decrease"]
@@ -134,13 +155,12 @@ def test_every_contract_rule_holds_in_each_cell_with_its_own_settings(book, day)
         assert (announced.effective_date == notice_ends).all(), cell
         assert announced.reason_codes.map(len).between(1, 4).all(), cell
         assert told.next_steps.map(len).le(3).all(), cell
-    # the challenger's rule is not the champion's: 21-30 days past due suspends only there
-    between = dpd[(dpd > 20) & (dpd <= 30)].index.difference(
-        accounts.index[accounts.status != "active"]
-    )
-    in_cells = limits.loc[between].groupby("cell").status.agg(set)
-    assert in_cells.get("challenger") == {"suspended"}
-    assert "active" in in_cells.get("champion", {"active"})
+        seen[cell, "announced"] += len(announced)
+
+    active_accounts = accounts.index[accounts.status == "active"]
+    between = limits.index[(dpd > 20) & (dpd <= 30)].intersection(active_accounts)
+    for row in limits.loc[between].itertuples():
+        seen[row.cell, f"21-30 days past due, {row.status}"] += 1
 
 
 def test_the_guardrails_judge_the_whole_book_and_the_report_shows_each_cell(book):
@@ -153,11 +173,16 @@ def test_the_guardrails_judge_the_whole_book_and_the_report_shows_each_cell(book
         "salt": SALT,
     }
     previous = read_table(out, "limits", BEFORE)
+    changes = read_table(out, "limit_changes", D)
+    notices = read_table(out, "notices", D)
     adverse = next(c for c in run["checks"] if c["name"] == "adverse_share")
     assert adverse["active_before"] == int((previous.status == "active").sum())
+    assert adverse["adverse_accounts"] == int(
+        changes.change_type.isin(["decrease", "suspend"]).sum()
+        + (notices.kind == "pending_decrease").sum()
+    )
     cells = run["decisions"]["cells"]
     assert list(cells) == ["champion", "challenger"]
-    changes = read_table(out, "limit_changes", D)
     for cell, figures in cells.items():
         assert figures["changes"] == {
             kind: int(((changes.cell == cell) & (changes.change_type == kind)).sum())
@@ -194,6 +219,16 @@ def test_explain_decides_a_challenger_account_by_its_cells_policy(book):
     assert shown.returncode == 0, shown.stderr
     assert "(policy challenger-1, challenger cell)" in shown.stdout
     assert "raise cap (+25%)" in shown.stdout and "WARNING" not in shown.stdout
+
+
+def test_policy_show_shows_the_challenger_and_its_rules(book):
+    shown = rerate("policy", "show", conf=book["conf"])
+    assert shown.returncode == 0, shown.stderr
+    assert (
+        "CHALLENGER: 50% of accounts (salt 'test-cells') are decided by challenger.toml, "
+        "policy challenger-1" in shown.stdout
+    )
+    assert shown.stdout.count("GUARDRAILS") == 1  # the champion's judge the whole book
 
 
 def test_the_run_keeps_both_policy_files_and_replays_identical(book, tmp_path):

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from jobs.checks.gates import comparable_days
-from jobs.checks.guardrails import judge_outputs, psi
+from jobs.checks.guardrails import cell_warnings, judge_outputs, psi
 
 
 def test_volume_compares_with_the_same_weekday_and_the_same_day_of_month():
@@ -98,3 +98,14 @@ def test_score_drift_warns_and_never_blocks(spark, policy):
     psi = _judge(spark, policy, limits=moved)["score_psi"]
     assert psi.figures["value"] > policy.guardrails.max_score_psi
     assert psi.passed and psi.warnings and "never blocks" in psi.warnings[0]
+
+
+def test_a_cell_hurting_much_of_its_accounts_is_warned_of_though_the_book_passes(policy):
+    cells = {
+        "champion": {"policy_version": "a", "adverse_per_1000": 20.0, "increases_per_1000": 9.0},
+        "challenger": {"policy_version": "b", "adverse_per_1000": 80.0, "increases_per_1000": 0},
+    }
+    (warning,) = cell_warnings(cells, policy.guardrails)
+    assert warning.startswith("the challenger cell (b) alone: 8.0 % of its accounts cut")
+    assert "over the 5% the book is held to" in warning
+    assert cell_warnings(None, policy.guardrails) == []

@@ -111,3 +111,16 @@ def test_a_run_without_a_kept_policy_or_publication_cannot_be_replayed(world, tm
     assert refused.returncode == 3 and "kept no policy file" in refused.stderr
     unpublished = replay(world, out, "2026-06-01")
     assert unpublished.returncode == 3 and "no published run" in unpublished.stderr
+
+
+def test_a_run_published_before_cells_existed_still_replays_identical(world, tmp_path):
+    """Its tables have no `cell` column: every row was the champion's."""
+    _, out = copy(world, tmp_path)
+    for table in ("limits", "limit_changes", "notices"):
+        for part in (out / table / f"run_date={D}").glob("*.parquet"):
+            rows = pq.ParquetFile(part).read()
+            pq.write_table(rows.drop_columns(["cell"]), part)
+            part.with_name(f".{part.name}.crc").unlink(missing_ok=True)
+    same = replay(world, out, D, "--format", "json")
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert json.loads(same.stdout)["result"] == "identical"

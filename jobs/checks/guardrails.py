@@ -12,7 +12,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.checks.gates import Finding
-from transforms.policy import Policy
+from transforms.policy import Guardrails, Policy
 
 PSI_BIN_WIDTH = 20
 PSI_FLOOR = 1e-4  # an empty bin's share, so that ln(a/e) stays finite
@@ -187,3 +187,26 @@ def largest_cuts(changes: DataFrame, n: int = TOP_ACCOUNTS) -> list[dict]:
         }
         for r in rows
     ]
+
+
+def cell_warnings(cells: dict | None, guard: Guardrails) -> list[str]:
+    """A cell whose own share of accounts cut or raised is past the book's threshold. The
+    guardrails judge the whole book, so a small challenger could hurt much of its cell and
+    still pass: this says so, without blocking (summary.cell_figures gives the rates)."""
+    warnings = []
+    for name, figures in (cells or {}).items():
+        for what, per_1000, threshold in (
+            (
+                "cut, suspended or told of a cut",
+                figures["adverse_per_1000"],
+                guard.max_adverse_share,
+            ),
+            ("raised", figures["increases_per_1000"], guard.max_increase_share),
+        ):
+            if per_1000 / 1000 > threshold:
+                warnings.append(
+                    f"the {name} cell ({figures['policy_version']}) alone: {per_1000 / 10:.1f} % "
+                    f"of its accounts {what}, over the {threshold:.0%} the book is held to (the "
+                    "guardrails judge the whole book; this does not block)"
+                )
+    return warnings

@@ -27,6 +27,7 @@ from jobs.output.publish import (
     is_published,
     previous_published_run,
     read_report,
+    read_table,
     report_json,
 )
 from transforms.diff import reversal_of
@@ -65,11 +66,7 @@ def rollback(spark: SparkSession, settings: Settings, run_date: date, reason: st
                 f"only the newest published run can be rolled back: that is {newest}, not "
                 f"{run_date}",
             )
-        changes = (
-            spark.read.schema(LIMIT_CHANGES)
-            .parquet(out.partition("limit_changes", run_date))
-            .select(*LIMIT_CHANGES.fieldNames())
-        )
+        changes = read_table(spark, out, "limit_changes", [run_date], LIMIT_CHANGES)
         staged = f"{out.staging(attempt_id)}/reversals"
         reversal_of(changes).orderBy("user_id").coalesce(1).write.mode("overwrite").parquet(staged)
         storage.delete(f"{staged}/{SUCCESS}")

@@ -19,7 +19,7 @@ from importlib import metadata
 from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 
-from jobs.checks.guardrails import GUARDRAILS, judge_outputs, largest_cuts
+from jobs.checks.guardrails import GUARDRAILS, cell_warnings, judge_outputs, largest_cuts
 from jobs.checks.inputs import Reading, check_inputs
 from jobs.config import Settings
 from jobs.files.layout import InputLayout, OutputLayout
@@ -515,6 +515,7 @@ def _guard(
                 }
             )
         return
+    report.warnings.extend(cell_warnings((report.decisions or {}).get("cells"), policy.guardrails))
     findings = judge_outputs(previous_limits, limits, changes, notices, policy)
     failed = [f for f in findings if not report.record(f)]
     if not failed:

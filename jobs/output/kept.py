@@ -199,10 +199,10 @@ def recorded_run(
             f"the run of {run_date} kept no {missing} (published before runs kept them, or with "
             "a policy handed in by a program): it cannot be reproduced",
         )
-    challengers = [
+    challengers = [  # kept under the name it had, whatever it ends with
         e
         for e in storage.list(kept_policy_path(layout, run_date, CHALLENGER_FOLDER))
-        if not e.is_dir and e.name.endswith(".toml")
+        if not e.is_dir and not e.name.startswith((".", "_"))
     ]
 
     def read_kept_challenger(name: str) -> tuple[str, str]:

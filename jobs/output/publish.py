@@ -10,12 +10,14 @@ from collections.abc import Callable, Mapping
 from datetime import date
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from jobs.files.layout import SUCCESS, OutputLayout
 from jobs.files.storage import Storage
 from jobs.output.failpoints import failpoint
 from jobs.output.journal import Journal, commit
+from transforms.policy import CHAMPION
 
 PUBLISHED_TABLES = ("limits", "limit_changes")  # a run is published when both are marked
 WITHDRAWN_TABLES = (*PUBLISHED_TABLES, "notices")  # what a rollback takes back
@@ -190,9 +192,16 @@ def read_table(
     """The given run dates' partitions of an output table, in the contract's columns."""
     if not days:
         return spark.createDataFrame([], schema)
-    return (
+    return with_cells(
         spark.read.schema(schema)
         .option("basePath", layout.table(table))
         .parquet(*[layout.partition(table, d) for d in days])
         .select(*schema.fieldNames())
     )
+
+
+def with_cells(rows: DataFrame) -> DataFrame:
+    """A run published before cells existed has no `cell`: all its rows were the champion's."""
+    if "cell" not in rows.columns:
+        return rows
+    return rows.withColumn("cell", F.coalesce(F.col("cell"), F.lit(CHAMPION)))
