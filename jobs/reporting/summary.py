@@ -38,14 +38,9 @@ def _first_steps(notices: DataFrame) -> dict[str, dict[str, int]]:
     return steps
 
 
-def _cell() -> Column:
-    """A row's cell; a run published before cells existed was all the champion's."""
-    return F.coalesce(F.col("cell"), F.lit(CHAMPION)).alias("cell")
-
-
 def _counts_by_cell(rows: DataFrame, column: str, keys: tuple[str, ...]) -> dict[str, dict]:
     found: dict[str, dict] = {}
-    for r in rows.groupBy(_cell(), column).count().collect():
+    for r in rows.groupBy("cell", column).count().collect():
         found.setdefault(r["cell"], {k: 0 for k in keys})[r[column]] = int(r["count"])
     return found
 
@@ -58,7 +53,7 @@ def cell_figures(limits: DataFrame, changes: DataFrame, notices: DataFrame) -> d
         return F.when(F.col("status").isin(*statuses), F.lit(1) if value is None else value)
 
     rows = (
-        limits.groupBy(_cell())
+        limits.groupBy("cell")
         .agg(
             F.first("policy_version").alias("policy_version"),
             F.count("*").alias("accounts"),
