@@ -4,6 +4,7 @@ A wrong key or value fails here, naming the key and what is allowed (the CLI exi
 """
 
 import math
+import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Any
 
 from transforms.features import FEATURE_NAMES
 from transforms.policy import (
+    SIGNAL_PREFIX,
     Band,
     Bin,
     Challenger,
@@ -26,6 +28,9 @@ from transforms.policy import (
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 DEFAULT_PROFILE = CONF_DIR / "local.toml"
 REASON_CODE_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ_")
+# a signal's source and name: lower-case words joined by single underscores
+SIGNAL_WORD = r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*"
+SIGNAL_FEATURE = re.compile(rf"{re.escape(SIGNAL_PREFIX)}({SIGNAL_WORD})\.({SIGNAL_WORD})")
 
 
 class ConfigError(Exception):
@@ -145,7 +150,11 @@ def policy_from_text(text: str, where: str, read_file: ReadPolicyFile | None = N
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{where}: not valid TOML: {e}") from None
-    _only(data, {"version", "limits", "strategy", "guardrails", "scorecard", "challenger"}, "")
+    _only(
+        data,
+        {"version", "limits", "strategy", "guardrails", "scorecard", "challenger", "signals"},
+        "",
+    )
     version = data.get("version")
     if not isinstance(version, str) or not version.strip():
         raise ConfigError("version: the policy needs a non-empty version string")
@@ -178,7 +187,34 @@ def policy_from_text(text: str, where: str, read_file: ReadPolicyFile | None = N
         ),
         scorecard=scorecard,
         challenger=_challenger(data, version, read_file) if "challenger" in data else None,
+        required_sources=_required_sources(data, scorecard),
     )
+
+
+def _required_sources(data: dict[str, Any], scorecard: Scorecard) -> frozenset[str]:
+    """`[signals.<source>] required = true`: the night waits for that source (exit 3) instead
+    of scoring its accounts as missing. Only a source the scorecard reads can be named."""
+    t = data.get("signals", {})
+    if not isinstance(t, dict):
+        raise ConfigError("signals: must be a table of sources, e.g. [signals.bureau]")
+    used = {c.signal[0] for c in scorecard.signals()}
+    required = set()
+    for source, settings in t.items():
+        key = f"signals.{source}"
+        if source not in used:
+            raise ConfigError(
+                f"{key}: no characteristic scores a signal of {source!r} "
+                f"(sources scored: {', '.join(sorted(used)) or 'none'})"
+            )
+        if not isinstance(settings, dict):
+            raise ConfigError(f"{key}: must be a table, e.g. {{ required = true }}")
+        _only(settings, {"required"}, key + ".")
+        flag = settings.get("required", False)
+        if not isinstance(flag, bool):
+            raise ConfigError(f"{key}.required: {flag!r} must be true or false")
+        if flag:
+            required.add(source)
+    return frozenset(required)
 
 
 def _challenger(data: dict[str, Any], version: str, read_file: ReadPolicyFile | None) -> Challenger:
@@ -351,13 +387,25 @@ def _scorecard(t: dict[str, Any]) -> Scorecard:
 
 def _characteristic(item: dict[str, Any], i: int) -> Characteristic:
     key = f"scorecard.characteristic[{i}]"
-    _only(item, {"feature", "label", "reason", "kind", "monotone", "bins", "missing"}, key + ".")
+    _only(
+        item,
+        {"feature", "label", "reason", "kind", "monotone", "bins", "missing", "max_age_days"},
+        key + ".",
+    )
     feature = str(_required(item, key + ".feature"))
-    if feature not in FEATURE_NAMES:
+    is_signal = feature.startswith(SIGNAL_PREFIX)
+    if is_signal and not SIGNAL_FEATURE.fullmatch(feature):
         raise ConfigError(
-            f"{key}.feature: {feature!r} is not a feature; allowed: {', '.join(FEATURE_NAMES)}"
+            f"{key}.feature: {feature!r} is not signal:<source>.<name> in lower-case words, "
+            "e.g. signal:bureau.score"
+        )
+    if not is_signal and feature not in FEATURE_NAMES:
+        raise ConfigError(
+            f"{key}.feature: {feature!r} is not a feature; allowed: {', '.join(FEATURE_NAMES)}, "
+            "or signal:<source>.<name>"
         )
     key = f"scorecard.characteristic[{feature}]"
+    max_age_days = _signal_age(item, key, is_signal)
     reason = _reason(item.get("reason"), key + ".reason")
     kind = item.get("kind")
     if kind not in ("risk", "engagement"):
@@ -380,6 +428,8 @@ def _characteristic(item: dict[str, Any], i: int) -> Characteristic:
     if any(a >= b for a, b in zip(edges[:-2], edges[1:-1], strict=True)):
         raise ConfigError(f"{key}.bins: `below` edges must rise strictly")
     raw_missing = item.get("missing")
+    if is_signal:
+        _own_missing_reason(raw_missing, bins, key)
     if raw_missing is None:
         missing = Bin(below=None, log_odds=min(b.log_odds for b in bins), reason=reason)
     elif isinstance(raw_missing, dict):
@@ -402,7 +452,30 @@ def _characteristic(item: dict[str, Any], i: int) -> Characteristic:
         monotone=monotone,
         bins=bins,
         missing=missing,
+        max_age_days=max_age_days,
     )
+
+
+def _signal_age(item: dict[str, Any], key: str, is_signal: bool) -> int | None:
+    if not is_signal:
+        if "max_age_days" in item:
+            raise ConfigError(f"{key}.max_age_days: only a signal characteristic has an age limit")
+        return None
+    return _int(item, key + ".max_age_days", low=0)
+
+
+def _own_missing_reason(raw_missing: Any, bins: tuple[Bin, ...], key: str) -> None:
+    """A signal is missing for reasons of its own (no record, or a stale feed): the user is
+    told that, not a reason about a value they do not have, so its missing bin names a reason
+    no bin gives."""
+    reason = raw_missing.get("reason") if isinstance(raw_missing, dict) else None
+    if reason is None:
+        raise ConfigError(
+            f"{key}.missing: a signal needs its own missing bin, "
+            '{ log_odds = ..., reason = "NO_..." }, with a reason code no bin gives'
+        )
+    if reason in {b.reason for b in bins}:
+        raise ConfigError(f"{key}.missing.reason: {reason!r} is a bin's reason; name its own")
 
 
 def _bin(item: Any, key: str, default_reason: str, edge_allowed: bool = True) -> Bin:

@@ -46,6 +46,7 @@ class RunReport(Findings):
     input_files: dict | None = None  # jobs.output.kept.manifest_summary
     phase_seconds: dict[str, float] = field(default_factory=dict)
     decisions: dict | None = None
+    signals: dict | None = None  # the signals feed and each signal's coverage, where scored
     outputs: dict[str, str] | None = None
     largest_cuts: list[dict] | None = None
     accepted_anomaly: dict | None = None
@@ -95,6 +96,7 @@ class RunReport(Findings):
             "input_files": self.input_files,
             "phase_seconds": self.phase_seconds or None,
             "decisions": self.decisions,
+            "signals": self.signals,
             "outputs": self.outputs,
             "largest_cuts": self.largest_cuts,
             "accepted_anomaly": self.accepted_anomaly,

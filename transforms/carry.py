@@ -10,7 +10,9 @@ Of the whole history a night's features use only:
   bills its rows name, from all their carried rows (a late payment can settle a bill earlier),
   and may keep what it re-settled as a segment of its own (`latest_bills` reads them);
 - `windows`: per account, the purchase sums of the look-back windows as of the state's date
-  (transforms.windows), rolled forward from the previous state's instead of summed again.
+  (transforms.windows), rolled forward from the previous state's instead of summed again;
+- `signals` (only when the policy scores one): per account, source and name, the newest
+  observation (transforms.signals).
 
 Folding a night's new rows into the previous run's carried state gives what folding the whole
 ledger into nothing gives: the full recompute is that fold from nothing. Everything here is a sum,
@@ -28,6 +30,7 @@ from pyspark.sql import functions as F
 from transforms.features import LONGEST_WINDOW, SETTLED_BILL_COLUMNS, settle_bills
 from transforms.money import money_sum
 from transforms.schemas import AMOUNT
+from transforms.signals import merge_newest, newest_observations
 from transforms.windows import roll_windows, window_sums
 
 ACTIVITY_SUMS = (
@@ -43,6 +46,7 @@ TOTAL_SUMS = ("credit_purchases_total", "credit_refunds_total", "payments_total"
 BILLS_DROPPED_ON_DAY = 1
 CARRIED_TABLES = ("activity", "totals", "repayments")
 WINDOWS_TABLE = "windows"
+SIGNALS_TABLE = "signals"
 BILLS_TABLE = "bills"  # as segments: a night writes the bills it settled again
 REPAYMENT_COLUMNS = (
     "entry_id",
@@ -63,10 +67,15 @@ class Carried:
     windows: DataFrame  # user_id, transforms.windows' sums and months as of `as_of`
     bills: DataFrame  # SETTLED_BILL_COLUMNS of the carried repayments' bills
     as_of: date  # the run the state was folded for
+    # transforms.signals.NEWEST_COLUMNS; None when the policy scores no signal
+    signals: DataFrame | None = None
 
     def tables(self) -> dict[str, DataFrame]:
         frames = (self.activity, self.totals, self.repayments, self.windows, self.bills)
-        return dict(zip((*CARRIED_TABLES, WINDOWS_TABLE, BILLS_TABLE), frames, strict=True))
+        tables = dict(zip((*CARRIED_TABLES, WINDOWS_TABLE, BILLS_TABLE), frames, strict=True))
+        if self.signals is not None:
+            tables[SIGNALS_TABLE] = self.signals
+        return tables
 
 
 def _money(condition: Column) -> Column:
@@ -119,12 +128,18 @@ def _totals(transactions: DataFrame, repayments: DataFrame) -> DataFrame:
 
 
 def fold(
-    carried: Carried | None, transactions: DataFrame, repayments: DataFrame, *, as_of: date
+    carried: Carried | None,
+    transactions: DataFrame,
+    repayments: DataFrame,
+    *,
+    as_of: date,
+    signals: DataFrame | None = None,
 ) -> Carried:
-    """Adds accepted ledger rows to the carried state (None: nothing carried yet) for the run
-    of `as_of`. The windows of rows folded into nothing are summed from their activity (lazily:
-    a night that merges never computes them; jobs.commands.run sums a full recompute's from the
-    activity as staged, so the ledger is not grouped twice)."""
+    """Adds accepted ledger rows (and accepted `signals` rows, where the policy scores any) to
+    the carried state (None: nothing carried yet) for the run of `as_of`. The windows of rows
+    folded into nothing are summed from their activity (lazily: a night that merges never
+    computes them; jobs.commands.run sums a full recompute's from the activity as staged, so
+    the ledger is not grouped twice)."""
     activity = daily_activity(transactions)
     new_repayments = repayments.select(*REPAYMENT_COLUMNS)
     added = Carried(
@@ -134,6 +149,7 @@ def fold(
         window_sums(activity, as_of=as_of),
         settle_bills(new_repayments),
         as_of,
+        None if signals is None else newest_observations(signals),
     )
     return added if carried is None else merge(carried, added)
 
@@ -166,7 +182,16 @@ def merge(carried: Carried, added: Carried) -> Carried:
         windows,
         resettle(carried.bills, repayments, touched=added.repayments),
         added.as_of,
+        _merged_signals(carried.signals, added.signals),
     )
+
+
+def _merged_signals(carried: DataFrame | None, added: DataFrame | None) -> DataFrame | None:
+    if added is None:
+        return None  # the policy scores no signal: none carried further
+    if carried is None:
+        raise ValueError("signals folded into a state that carries none (a full recompute does)")
+    return merge_newest(carried, added)
 
 
 def _named(touched: DataFrame) -> DataFrame:
@@ -240,7 +265,13 @@ def carry_forward(carried: Carried) -> Carried:
     activity = within_horizon(carried.activity, as_of=as_of)
     if not drops_bills(as_of):
         return Carried(
-            activity, carried.totals, carried.repayments, carried.windows, carried.bills, as_of
+            activity,
+            carried.totals,
+            carried.repayments,
+            carried.windows,
+            carried.bills,
+            as_of,
+            carried.signals,
         )
     done = F.coalesce(
         (F.col("settled_on") <= F.lit(horizon)) & (F.col("due_date") <= F.lit(horizon)),
@@ -255,6 +286,7 @@ def carry_forward(carried: Carried) -> Carried:
         carried.windows,
         carried.bills.filter(~done).select(*SETTLED_BILL_COLUMNS),
         as_of,
+        carried.signals,
     )
 
 

@@ -154,8 +154,11 @@ def build_features(
     previous: DataFrame,
     *,
     as_of: date,
+    signals: DataFrame | None = None,
 ) -> DataFrame:
-    """One row per account of the snapshot, with every feature in FEATURE_NAMES and the balance.
+    """One row per account of the snapshot, with every feature in FEATURE_NAMES and the balance,
+    and the signal columns of `signals` (transforms.signals.signal_features; null where the
+    account has none).
 
     `totals` holds the all-time sums of the balance and the last purchase (transforms.carry);
     `previous` is the previous published state per user (`prev_limit`, may be empty); the
@@ -169,6 +172,8 @@ def build_features(
         .join(totals, "user_id", "left")
         .join(previous.select("user_id", "prev_limit"), "user_id", "left")
     )
+    if signals is not None:
+        joined = joined.join(signals, "user_id", "left")
     balance = (
         F.coalesce("credit_purchases_total", zero)
         - F.coalesce("credit_refunds_total", zero)

@@ -102,6 +102,7 @@ def next_steps(
         windows=cut_down(carried.windows),
         accounts=materialize(cut_down(master), "accounts"),
         since=carried.as_of,
+        signals=None if carried.signals is None else cut_down(carried.signals),
     )
     cuts = told.filter(F.col("notice_kind").isin("pending_decrease", "decreased"))
     suspended = told.filter(F.col("notice_kind") == "suspended")
@@ -134,6 +135,7 @@ class _AtHand:
     windows: DataFrame
     accounts: DataFrame
     since: date  # the date the windows are as of
+    signals: DataFrame | None  # the newest observations, where the policy scores signals
 
 
 def _open_bills(bills: DataFrame) -> DataFrame:
@@ -421,6 +423,10 @@ def _decide(
         windows=as_candidates(windows).withColumnRenamed("scenario", "user_id"),
         bills=bills,
         as_of=on,
+        # as observed by the night: on a later date an observation may be too old to count
+        signals=None
+        if at_hand.signals is None
+        else as_candidates(at_hand.signals).withColumnRenamed("scenario", "user_id"),
     )
     decided = decide(
         as_candidates(at_hand.accounts).withColumnRenamed("scenario", "user_id"),

@@ -13,6 +13,7 @@ from transforms.limits import decide_limits
 from transforms.notices import PENDING, with_notice_kind
 from transforms.policy import CHALLENGER, Policy
 from transforms.score import with_score
+from transforms.signals import signal_features
 from transforms.state import previous_state, summarize_history
 from transforms.windows import purchase_features
 
@@ -74,6 +75,7 @@ def _cut(carried: Carried, keep) -> Carried:
         totals=carried.totals.filter(keep),
         windows=carried.windows.filter(keep),
         bills=carried.bills.filter(keep),
+        signals=None if carried.signals is None else carried.signals.filter(keep),
     )
 
 
@@ -82,6 +84,9 @@ def decide(
 ) -> DataFrame:
     """The decision from a previous state already built (transforms.state.PREVIOUS_COLUMNS)
     and a carried state whose windows are as of `as_of`."""
+    signals = policy.scorecard.signals()
+    if signals and carried.signals is None:
+        raise ValueError(f"policy {policy.version} scores signals the carried state lacks")
     features = build_features(
         accounts,
         purchase_features(carried.windows, as_of=as_of),
@@ -91,6 +96,7 @@ def decide(
         carried.totals,
         previous,
         as_of=as_of,
+        signals=signal_features(carried.signals, signals, as_of=as_of) if signals else None,
     )
     return (
         features.transform(with_score, scorecard=policy.scorecard)
@@ -110,11 +116,13 @@ def rerate_accounts(
     *,
     policy: Policy,
     as_of: date,
+    signals: DataFrame | None = None,
 ) -> DataFrame:
-    """The same from the whole accepted ledgers (a full recompute)."""
+    """The same from the whole accepted ledgers (a full recompute); `signals`: the accepted
+    signals rows, where the policy scores any."""
     return rerate_carried(
         accounts,
-        fold(None, transactions, repayments, as_of=as_of),
+        fold(None, transactions, repayments, as_of=as_of, signals=signals),
         previous_limits,
         limit_changes,
         pending,

@@ -17,6 +17,9 @@ class Bin:
     reason: str
 
 
+SIGNAL_PREFIX = "signal:"  # a feature `signal:<source>.<name>` bins a signals ledger value
+
+
 @dataclass(frozen=True)
 class Characteristic:
     feature: str
@@ -26,6 +29,21 @@ class Characteristic:
     monotone: str  # "increasing", "decreasing" or "none"
     bins: tuple[Bin, ...]
     missing: Bin
+    max_age_days: int | None = None  # of a signal: older observations are missing
+
+    @property
+    def signal(self) -> tuple[str, str] | None:
+        """(source, name) of a signal characteristic, else None."""
+        if not self.feature.startswith(SIGNAL_PREFIX):
+            return None
+        source, name = self.feature.removeprefix(SIGNAL_PREFIX).split(".")
+        return source, name
+
+    @property
+    def column(self) -> str:
+        """The feature's column: its name, or for a signal one Spark needs no quoting for."""
+        signal = self.signal
+        return self.feature if signal is None else "signal__{}__{}".format(*signal)
 
 
 @dataclass(frozen=True)
@@ -55,6 +73,9 @@ class Scorecard:
 
     def max_points(self, characteristic: Characteristic) -> int:
         return max(self.points(b.log_odds) for b in (*characteristic.bins, characteristic.missing))
+
+    def signals(self) -> tuple[Characteristic, ...]:
+        return tuple(c for c in self.characteristics if c.signal is not None)
 
     def reason_codes(self) -> tuple[str, ...]:
         """Every reason code the scorecard can give, in its fixed tie-break order."""
@@ -133,12 +154,23 @@ class Policy:
     guardrails: Guardrails  # a challenger's are not used: the guardrails judge the whole book
     scorecard: Scorecard
     challenger: Challenger | None = None
+    # signal sources without whose partition of the run date the night does not run (exit 3)
+    required_sources: frozenset[str] = frozenset()
 
     def cells(self) -> tuple[tuple[str, "Policy"], ...]:
         """(cell, the policy that decides it) for each cell the policy in force has."""
         if self.challenger is None:
             return ((CHAMPION, self),)
         return ((CHAMPION, self), (CHALLENGER, self.challenger.policy))
+
+    def signal_sources(self) -> tuple[str, ...]:
+        """Every source a cell's scorecard reads a signal of: none, and the run never reads
+        the signals ledger."""
+        return tuple(sorted({c.signal[0] for _, p in self.cells() for c in p.scorecard.signals()}))
+
+    def sources_required(self) -> tuple[str, ...]:
+        """The sources some cell's policy marks `required`."""
+        return tuple(sorted({s for _, p in self.cells() for s in p.required_sources}))
 
     def of_cell(self, cell: str | None) -> "Policy":
         """The policy that decides `cell` (None: a row written before cells existed)."""

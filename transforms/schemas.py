@@ -21,7 +21,7 @@ NOTICE_KINDS = (
     "reinstated",
     "re_engage",
 )
-LEDGERS = ("transactions", "repayments", "accounts")
+LEDGERS = ("transactions", "repayments", "accounts", "signals")
 
 TRANSACTIONS = T.StructType(
     [
@@ -56,9 +56,32 @@ ACCOUNTS = T.StructType(
     ]
 )
 
-LEDGER_SCHEMAS = {"transactions": TRANSACTIONS, "repayments": REPAYMENTS, "accounts": ACCOUNTS}
-# The column that identifies a row of each ledger in `rejects.row_id`.
-LEDGER_ID = {"transactions": "txn_id", "repayments": "entry_id", "accounts": "user_id"}
+# Observations from other sources (bureau, utility, ...): optional, read only by a policy that
+# scores a `signal:<source>.<name>` (transforms.signals).
+SIGNALS = T.StructType(
+    [
+        T.StructField("user_id", T.LongType()),
+        T.StructField("source", T.StringType()),
+        T.StructField("name", T.StringType()),
+        T.StructField("value", T.DoubleType()),
+        T.StructField("observed_on", T.DateType()),
+    ]
+)
+
+LEDGER_SCHEMAS = {
+    "transactions": TRANSACTIONS,
+    "repayments": REPAYMENTS,
+    "accounts": ACCOUNTS,
+    "signals": SIGNALS,
+}
+# The column that identifies a row of each ledger in `rejects.row_id` (a signal has no id of its
+# own: its account's).
+LEDGER_ID = {
+    "transactions": "txn_id",
+    "repayments": "entry_id",
+    "accounts": "user_id",
+    "signals": "user_id",
+}
 
 LIMITS = T.StructType(
     [

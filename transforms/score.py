@@ -14,16 +14,16 @@ MAX_REASONS = 4
 
 
 def points_column(characteristic: Characteristic) -> str:
-    return f"points_{characteristic.feature}"
+    return f"points_{characteristic.column}"
 
 
 def reason_column(characteristic: Characteristic) -> str:
-    return f"reason_{characteristic.feature}"
+    return f"reason_{characteristic.column}"
 
 
 def _by_bin(characteristic: Characteristic, value_of) -> Column:
     """The value `value_of(bin)` of the bin the feature falls in."""
-    feature = F.col(characteristic.feature)
+    feature = F.col(characteristic.column)
     expr = F.lit(value_of(characteristic.bins[-1]))
     for b in reversed(characteristic.bins[:-1]):
         expr = F.when(feature < F.lit(b.below), F.lit(value_of(b))).otherwise(expr)

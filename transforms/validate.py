@@ -54,6 +54,17 @@ REASONS = {
         "DUPLICATE_BILL",
         "BILL_USER_MISMATCH",
     ),
+    "signals": (
+        "NULL_USER_ID",
+        "NULL_SOURCE",
+        "NULL_NAME",
+        "NOT_LOWER_CASE",
+        "NULL_VALUE",
+        "NON_FINITE_VALUE",
+        "NULL_OBSERVED_ON",
+        "OBSERVED_AFTER_PARTITION",
+        "DUPLICATE_OBSERVATION",
+    ),
     "accounts": (
         "NULL_USER_ID",
         "NULL_OPENED_ON",
@@ -136,6 +147,8 @@ def closer_look(rows: DataFrame, *, ledger: str) -> dict[str, DataFrame]:
     `troubled`, the hashes of bills with two `bill` rows or two users. Nearly every id occurs
     once: counting the ids alone (a one-column aggregate) finds them without sorting the
     ledger's whole rows. The caller brings them to the driver, if they are few."""
+    if ledger == "signals":
+        return {}  # a night's or a year's observations are sorted by their key
     key, has_key = IDS[ledger]
     repeated = rows.filter(has_key()).groupBy(_key_hash(key)).count()
     keys = {"repeated": repeated.filter(F.col("count") > 1).select(KEY_HASH)}
@@ -306,6 +319,54 @@ def with_account_checks(accounts: DataFrame, *, repeated: DataFrame | None = Non
     )
 
 
+# The words a signal's source and name are made of (jobs.config.SIGNAL_WORD).
+LOWER_CASE_WORDS = r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$"
+SIGNAL_KEY = ("user_id", "source", "name", "observed_on")
+
+
+def with_signal_checks(signals: DataFrame, *, earlier: DataFrame | None = None) -> DataFrame:
+    """Adds `reject_reason` to signals rows. Of two rows of one observation (account, source,
+    name and day observed), the one recorded first is kept, as with the ledgers' ids; only a row
+    good otherwise claims its observation, so a bad row never keeps a good copy out. `earlier`:
+    the observations accepted before these rows (id_index of earlier checked rows), or None
+    when the rows are the whole ledger."""
+    blank_source, blank_name = _blank("source"), _blank("name")
+    rules = [
+        ("NULL_USER_ID", F.col("user_id").isNull()),
+        ("NULL_SOURCE", blank_source),
+        ("NULL_NAME", blank_name),
+        (
+            "NOT_LOWER_CASE",
+            ~F.col("source").rlike(LOWER_CASE_WORDS) | ~F.col("name").rlike(LOWER_CASE_WORDS),
+        ),
+        ("NULL_VALUE", F.col("value").isNull()),
+        ("NON_FINITE_VALUE", F.isnan("value") | (F.abs("value") == float("inf"))),
+        ("NULL_OBSERVED_ON", F.col("observed_on").isNull()),
+        ("OBSERVED_AFTER_PARTITION", F.col("observed_on") > F.col("dt")),
+    ]
+    good = ~F.coalesce(_first_reason(rules).isNotNull(), F.lit(False))
+    rows = signals
+    seen_before = F.lit(False)
+    if earlier is not None:
+        # the night's observations are few: broadcast, and the index is read where it lies
+        named = rows.select(*SIGNAL_KEY).distinct()
+        seen = earlier.select(*SIGNAL_KEY).join(F.broadcast(named), list(SIGNAL_KEY), "left_semi")
+        rows = rows.join(
+            F.broadcast(seen.withColumn("_seen", F.lit(True))), list(SIGNAL_KEY), "left"
+        )
+        seen_before = F.coalesce(F.col("_seen"), F.lit(False))
+    order = Window.partitionBy(*[F.when(good, F.col(c)) for c in SIGNAL_KEY]).orderBy(
+        *_recorded_order()
+    )
+    first = good & ~seen_before & (F.row_number().over(order) == 1)
+    rules.append(("DUPLICATE_OBSERVATION", good & ~first))
+    return (
+        rows.withColumn(FIRST_OF_ID, first)
+        .withColumn(REJECT_REASON, _first_reason(rules))
+        .select(*signals.columns, FIRST_OF_ID, REJECT_REASON)
+    )
+
+
 def accepted_rows(checked: DataFrame) -> DataFrame:
     return checked.filter(F.col(REJECT_REASON).isNull()).drop(REJECT_REASON, FIRST_OF_ID)
 
@@ -335,12 +396,14 @@ CHECKS = {
     "transactions": with_transaction_checks,
     "repayments": with_repayment_checks,
     "accounts": with_account_checks,
+    "signals": with_signal_checks,
 }
 
 # Of the rows recorded before, the id rules read only these: each id's first row is the index.
 INDEX_COLUMNS = {
     "transactions": ("txn_id",),
     "repayments": ("entry_id", "entry_type", "bill_id", "user_id"),
+    "signals": SIGNAL_KEY,
 }
 
 
@@ -369,6 +432,8 @@ def checked_after(index: DataFrame, rows: DataFrame, *, ledger: str) -> DataFram
     them: the indexed first rows of the ids (and, for repayments, of the bills) they name stand in
     for the whole earlier ledger. They are few (a night's), so they are sorted by id and bill.
     """
+    if ledger == "signals":
+        return with_signal_checks(rows, earlier=index)
     earlier, by_id = _named_by(index, rows, LEDGER_ID[ledger])
     wanted = by_id
     if ledger == "repayments":

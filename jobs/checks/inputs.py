@@ -16,6 +16,7 @@ from jobs.config import Settings
 from jobs.files.layout import InputLayout
 from jobs.files.ledgers import (
     EVENT_LEDGERS,
+    SIGNALS,
     Readiness,
     check_readiness,
     fingerprint,
@@ -66,14 +67,18 @@ def check_inputs(
     inputs = InputLayout(settings.input_path)
     rules = settings.policy.guardrails
     _check_root(storage, settings.input_path, report)
-    readiness = check_readiness(storage, inputs, run_date)
+    sources = settings.policy.signal_sources()
+    readiness = check_readiness(storage, inputs, run_date, signals=bool(sources))
+    folded = readiness.folded_ledgers()
     report.inputs = {
         ledger: {
             **fingerprint(ledger, readiness.files.get(ledger, {})),
             "skipped_incomplete_partitions": readiness.skipped_incomplete.get(ledger, []),
         }
-        for ledger in EVENT_LEDGERS
+        for ledger in folded
     }
+    if sources:
+        _signals_freshness(settings, readiness, run_date, report)
     snapshot = [readiness.accounts_day] if readiness.accounts_day else []
     report.inputs["accounts"] = {
         "snapshot": readiness.accounts_day and readiness.accounts_day.isoformat(),
@@ -91,6 +96,8 @@ def check_inputs(
         raise Stop(ExitCode.NOT_READY, "input not ready: " + "; ".join(readiness.problems))
 
     read_now = [(ledger, run_date) for ledger in EVENT_LEDGERS]
+    if sources and readiness.signals_stale is None:
+        read_now.append((SIGNALS, run_date))
     read_now.append(("accounts", readiness.accounts_day))
     footers = {
         (ledger, day): read_footers(spark, storage, inputs, ledger, day) for ledger, day in read_now
@@ -116,7 +123,7 @@ def check_inputs(
     )
     checked = {
         ledger: _checked(spark, inputs, ledger, reading).persist(StorageLevel.MEMORY_AND_DISK)
-        for ledger in EVENT_LEDGERS
+        for ledger in folded
     }
     checked["accounts"] = check_rows(
         read_ledger(spark, inputs, "accounts", snapshot), ledger="accounts"
@@ -124,7 +131,7 @@ def check_inputs(
     result = CheckedInputs(readiness, checked)
     try:
         shares, figures = gates.reject_share(
-            checked, run_date, rules.max_reject_share, judged=EVENT_LEDGERS
+            checked, run_date, rules.max_reject_share, judged=folded
         )
         for ledger, values in figures.items():
             report.inputs[ledger].update(values)
@@ -142,6 +149,28 @@ def check_inputs(
         result.unpersist()
         raise
     return result
+
+
+def _signals_freshness(settings: Settings, readiness: Readiness, run_date: date, report) -> None:
+    """A signals partition of D that cannot be read: exit 3 where a cell's policy requires a
+    source (it would score every account of that source as missing), else a warning; the run
+    scores the newest observations within each signal's age limit."""
+    complete = readiness.complete_days.get(SIGNALS, [])
+    newest = complete[-1] if complete else None
+    report.inputs[SIGNALS]["newest_complete_partition"] = newest and newest.isoformat()
+    report.inputs[SIGNALS]["feed_age_days"] = newest and (run_date - newest).days
+    stale = readiness.signals_stale
+    if stale is None:
+        return
+    required = settings.policy.sources_required()
+    if required:
+        readiness.problems.append(f"{stale}; the policy requires the source(s) {list(required)}")
+        return
+    age = f"{(run_date - newest).days} days old" if newest else "no partition yet"
+    report.warnings.append(
+        f"signals: the feed is stale ({age}): {stale}; scored on the newest observations "
+        "within each signal's max_age_days, older ones are missing"
+    )
 
 
 def _check_root(storage: Storage, root: str, report: Findings) -> None:

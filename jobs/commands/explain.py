@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 from jobs.checks.rows import check_rows
 from jobs.config import Settings
 from jobs.files.layout import InputLayout, OutputLayout
-from jobs.files.ledgers import EVENT_LEDGERS, check_readiness, read_ledger
+from jobs.files.ledgers import EVENT_LEDGERS, SIGNALS, check_readiness, read_ledger
 from jobs.files.storage import Storage
 from jobs.outcome import ExitCode, Stop
 from jobs.output.publish import (
@@ -31,6 +31,7 @@ from transforms.notices import pending_from_published
 from transforms.pipeline import rerate_accounts
 from transforms.schemas import LIMIT_CHANGES, LIMITS, NOTICES
 from transforms.score import bin_label, points_column, reason_column
+from transforms.signals import observed_column
 from transforms.validate import accepted_rows
 
 
@@ -83,7 +84,8 @@ def _one(spark, path, schema, user_id):
 
 def _recompute(spark, settings, storage, out, run_date, user_id):
     inputs = InputLayout(settings.input_path)
-    readiness = check_readiness(storage, inputs, run_date)
+    scores_signals = bool(settings.policy.signal_sources())
+    readiness = check_readiness(storage, inputs, run_date, signals=scores_signals)
     mine = F.col("user_id") == user_id
 
     def accepted(ledger: str, days: list[date]):
@@ -107,10 +109,48 @@ def _recompute(spark, settings, storage, out, run_date, user_id):
         pending_from_published(notices.filter(mine), previous.filter(mine)),
         policy=settings.policy,
         as_of=run_date,
+        signals=accepted(SIGNALS, readiness.complete_days[SIGNALS]) if scores_signals else None,
     ).collect()
     if not decided:
         raise Stop(ExitCode.USAGE, f"account {user_id} is not in the ledgers up to {run_date}")
     return decided[0].asDict()
+
+
+def _signals(card, row, run_date: date) -> list[str]:
+    """Each signal the scorecard bins: the newest observation, its age, and the points."""
+    signals = card.signals()
+    if not signals:
+        return []
+    rows = []
+    for c in signals:
+        observed = row.get(observed_column(c))
+        age = (run_date - observed).days if observed else None
+        value = row.get(c.column)
+        if observed is None:
+            used = "missing: no observation"
+        elif value is None:
+            used = f"missing: older than {c.max_age_days} days"
+        else:
+            used = _fmt(value)
+        rows.append(
+            (
+                c.feature,
+                used,
+                _fmt(observed),
+                _fmt(age),
+                c.max_age_days,
+                f"{row[points_column(c)]:+d}",
+            )
+        )
+    return [
+        "",
+        "SIGNALS (the newest observation of each, as of the run date)",
+        table(
+            rows,
+            ("signal", "value scored", "observed on", "age (days)", "max age", "points"),
+            left=(0, 1),
+        ),
+    ]
 
 
 def _fmt(value) -> str:
@@ -143,11 +183,12 @@ def _render(settings, run_date, user_id, row, published, change) -> str:
         "",
         "FEATURES",
         table([(f, _fmt(row.get(f))) for f in FEATURE_NAMES], ("feature", "value"), left=(0, 1)),
+        *_signals(card, row, run_date),
     ]
 
     rows = []
     for c in card.characteristics:
-        value = row.get(c.feature)
+        value = row.get(c.column)
         got = row[points_column(c)]
         if value is None:
             bin_text = "missing"

@@ -8,13 +8,14 @@ from pyspark.sql import functions as F
 
 from jobs.files.layout import InputLayout
 from jobs.files.storage import Storage
-from transforms.schemas import ACCOUNTS, REPAYMENTS, TRANSACTIONS, names
+from transforms.schemas import ACCOUNTS, REPAYMENTS, SIGNALS, TRANSACTIONS, names
 from transforms.synthetic import (
     bill_entries,
     make_account_snapshots,
     make_bills,
     make_payments,
     make_purchases,
+    make_signals,
     make_users,
     snapshot_dates,
     with_recorded_day,
@@ -26,7 +27,8 @@ log = logging.getLogger(__name__)
 def generate(
     spark: SparkSession, *, input_path: str, users: int, days: int, end: date, seed: int
 ) -> dict[str, int]:
-    """Writes transactions, repayments and weekly accounts snapshots; returns rows per ledger."""
+    """Writes transactions, repayments, weekly accounts snapshots and monthly signals (a bureau
+    score, a utility's on-time rate); returns rows per ledger."""
     start = end - timedelta(days=days - 1)
     layout = InputLayout(input_path)
     people = make_users(spark.range(users), seed=seed, start=start, end=end).cache()
@@ -61,6 +63,15 @@ def generate(
             "accounts",
             None,
             None,
+        ),
+        "signals": _write(
+            spark,
+            make_signals(people, seed=seed, start=start, end=end),
+            names(SIGNALS),
+            layout,
+            "signals",
+            start,
+            end,
         ),
     }
     for cached in (people, transactions, bills):

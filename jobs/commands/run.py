@@ -23,7 +23,7 @@ from jobs.checks.guardrails import GUARDRAILS, cell_warnings, judge_outputs, lar
 from jobs.checks.inputs import Reading, check_inputs
 from jobs.config import Settings
 from jobs.files.layout import InputLayout, OutputLayout
-from jobs.files.ledgers import EVENT_LEDGERS
+from jobs.files.ledgers import SIGNALS
 from jobs.files.storage import Storage
 from jobs.outcome import ExitCode, Stop, failure_reason, traceback_tail
 from jobs.output.carried_state import (
@@ -78,6 +78,7 @@ from transforms.notices import pending_after, pending_from_published, to_notices
 from transforms.pipeline import rerate_carried
 from transforms.policy import Policy
 from transforms.schemas import LIMIT_CHANGES, LIMITS, NOTICES
+from transforms.signals import coverage
 from transforms.validate import (
     accepted_rows,
     extend_index,
@@ -388,6 +389,7 @@ def rerate_night(night: Night) -> None:
         staged_notices,
         [(b.name, b.min_score) for b in policy.limits.bands],
     )
+    report.signals = _signals_coverage(report, state, checked["accounts"], policy, run_date)
     report.outputs = {
         t: out.partition(t, run_date) for t in ("limits", "limit_changes", "notices", "rejects")
     }
@@ -407,6 +409,24 @@ def rerate_night(night: Night) -> None:
         )
     finally:
         clock.lap("guardrails")
+
+
+def _signals_coverage(report: RunReport, state: Carried, accounts, policy: Policy, run_date):
+    """What the report says of the signals: the feed's newest partition and age, and per signal
+    scored (by any cell) the share of accounts with a value fresh enough to count."""
+    scored = {
+        (c.feature, c.max_age_days): c for _, p in policy.cells() for c in p.scorecard.signals()
+    }
+    if not scored or state.signals is None:
+        return None
+    feed = report.inputs[SIGNALS]
+    return {
+        "newest_complete_partition": feed["newest_complete_partition"],
+        "feed_age_days": feed["feed_age_days"],
+        "by_signal": coverage(
+            state.signals, accepted_rows(accounts), tuple(scored.values()), as_of=run_date
+        ),
+    }
 
 
 def _keep_policy_and_manifest(night: Night, readiness, plan: CarryPlan, previous_day) -> None:
@@ -459,11 +479,13 @@ def _stage_carried_state(spark, publisher, plan: CarryPlan, checked, run_date):
     nothing) and writes the result aside; returns it as read back from what was written, so the
     state the next night starts from is the one this night decided with. A night that appends
     writes only what its rows add (jobs.output.carried_state); otherwise the whole state."""
+    folded_ledgers = plan.read_days.keys()  # the event ledgers, and signals where scored
     added = fold(
         None,
         accepted_rows(checked["transactions"]),
         accepted_rows(checked["repayments"]),
         as_of=run_date,
+        signals=accepted_rows(checked[SIGNALS]) if SIGNALS in checked else None,
     )
     if plan.appends(run_date):
         merged = merge(plan.carried, added)
@@ -478,8 +500,9 @@ def _stage_carried_state(spark, publisher, plan: CarryPlan, checked, run_date):
                 plan.named_repayments.unionByName(added.repayments), touched=added.repayments
             ),
             run_date,
+            merged.signals,
         ).tables()
-        for ledger in EVENT_LEDGERS:
+        for ledger in folded_ledgers:
             tables[index_table(ledger)] = id_index(checked[ledger], ledger=ledger)
     else:
         whole = added if plan.carried is None else merge(plan.carried, added)
@@ -489,7 +512,7 @@ def _stage_carried_state(spark, publisher, plan: CarryPlan, checked, run_date):
             tables[WINDOWS_TABLE] = lambda staged: window_sums(
                 spark.read.parquet(f"{staged}/activity"), as_of=run_date
             )
-        for ledger in EVENT_LEDGERS:
+        for ledger in folded_ledgers:
             tables[index_table(ledger)] = (
                 extend_index(plan.index[ledger], checked[ledger], ledger=ledger)
                 if plan.incremental

@@ -18,6 +18,7 @@ from jobs.outcome import failure_reason
 from transforms.schemas import LEDGER_SCHEMAS
 
 EVENT_LEDGERS = ("transactions", "repayments")
+SIGNALS = "signals"  # optional: read only when the policy scores a signal
 
 
 @dataclass
@@ -29,19 +30,37 @@ class Readiness:
     skipped_incomplete: dict[str, list[str]] = field(default_factory=dict)
     accounts_day: date | None = None
     problems: list[str] = field(default_factory=list)
+    # of the signals ledger (read when the policy scores a signal): why D's partition cannot be
+    # read, if it cannot (a stale feed: a warning, or exit 3 for a required source)
+    signals_stale: str | None = None
+
+    def folded_ledgers(self) -> tuple[str, ...]:
+        """The ledgers whose complete partitions a run folds into its state."""
+        return tuple(ledger for ledger in (*EVENT_LEDGERS, SIGNALS) if ledger in self.files)
 
 
-def check_readiness(storage: Storage, layout: InputLayout, run_date: date) -> Readiness:
-    """Exit 3 territory: D's ledger partitions and every accounts partition up to D complete."""
+def check_readiness(
+    storage: Storage, layout: InputLayout, run_date: date, *, signals: bool = False
+) -> Readiness:
+    """Exit 3 territory: D's ledger partitions and every accounts partition up to D complete.
+    With `signals`, the signals ledger's complete partitions too; a missing one is not a problem
+    here (the caller decides: the source may be required)."""
     ready = Readiness()
-    for ledger in EVENT_LEDGERS:
+    for ledger in (*EVENT_LEDGERS, SIGNALS) if signals else EVENT_LEDGERS:
         days = [d for d in layout.partition_days(storage, ledger) if d <= run_date]
         listed = {d: storage.list(layout.partition(ledger, d)) for d in days}
         complete = [d for d in days if any(e.name == SUCCESS for e in listed[d])]
         ready.complete_days[ledger] = complete
         ready.files[ledger] = {d: [e for e in listed[d] if not e.is_dir] for d in complete}
         ready.skipped_incomplete[ledger] = [d.isoformat() for d in days if d not in complete]
-        if run_date not in days:
+        if ledger == SIGNALS:
+            if run_date not in complete:
+                newest = f"dt={complete[-1]}" if complete else "none"
+                why = "is missing" if run_date not in days else f"has no {SUCCESS} yet"
+                ready.signals_stale = (
+                    f"{layout.partition(ledger, run_date)} {why} (newest complete: {newest})"
+                )
+        elif run_date not in days:
             ready.problems.append(f"{layout.partition(ledger, run_date)} is missing")
         elif run_date not in complete:
             ready.problems.append(f"{layout.partition(ledger, run_date)} has no {SUCCESS} yet")

@@ -27,6 +27,9 @@ The tables (Parquet; internal, not part of the contract), one row per:
   purchase day of each calendar month in 13 slots (a month's number mod 13);
 - `index_transactions`, `index_repayments`: the first row of every id ever recorded (for
   repayments with its type, bill and user): what the duplicate and bill-owner rules need;
+- `signals`, `index_signals` (only when the policy scores a signal): account, source and name
+  with its newest observation (value, day observed), written whole; and the key (account,
+  source, name, day observed) of every observation accepted, the duplicate rule's index;
 - `pending_notices`: account whose announced cut is neither applied nor withdrawn
   (transforms.notices.PENDING), written whole after the decision; a full recompute derives it
   from the published notices instead.
@@ -59,11 +62,12 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
 from jobs.files.layout import InputLayout, OutputLayout
-from jobs.files.ledgers import EVENT_LEDGERS, Readiness, partition_digest
+from jobs.files.ledgers import EVENT_LEDGERS, SIGNALS, Readiness, partition_digest
 from jobs.files.storage import Storage
 from transforms.carry import (
     BILLS_TABLE,
     CARRIED_TABLES,
+    SIGNALS_TABLE,
     WINDOWS_TABLE,
     Carried,
     drops_bills,
@@ -96,7 +100,7 @@ APPENDED_TABLES = (
     "activity",
     "repayments",
     BILLS_TABLE,
-    *(index_table(ledger) for ledger in EVENT_LEDGERS),
+    *(index_table(ledger) for ledger in (*EVENT_LEDGERS, SIGNALS)),
 )
 
 
@@ -193,7 +197,7 @@ def plan_carry(
     *,
     full_recompute: bool,
 ) -> CarryPlan:
-    complete = {ledger: readiness.complete_days[ledger] for ledger in EVENT_LEDGERS}
+    complete = {ledger: readiness.complete_days[ledger] for ledger in readiness.folded_ledgers()}
     digests = {
         ledger: {d.isoformat(): partition_digest(readiness.files[ledger][d]) for d in days}
         for ledger, days in complete.items()
@@ -223,6 +227,11 @@ def plan_carry(
         return full(
             f"the state of {previous_day} builds on segments that are gone or were replaced "
             f"by a rerun since: {gone}"
+        )
+    if SIGNALS in complete and not carries_signals(state):
+        return full(
+            f"the policy scores signals and the state of {previous_day} carries none "
+            "(the run before it scored none)"
         )
     new_days = {}
     for ledger, days in complete.items():
@@ -258,7 +267,7 @@ def plan_carry(
         carried=carried,
         index={
             ledger: spark.read.parquet(*state.segment_paths(out, index_table(ledger)))
-            for ledger in EVENT_LEDGERS
+            for ledger in complete
         },
         builds_on=state.segments,
         named_repayments=named,
@@ -273,9 +282,16 @@ def _read_state(storage: Storage, path: str) -> State | None:
     state = State(path, json.loads(text))
     tables = [*CARRIED_TABLES, *(index_table(ledger) for ledger in EVENT_LEDGERS)]
     tables += [WINDOWS_TABLE, BILLS_TABLE, PENDING_TABLE]
+    if carries_signals(state):
+        tables += [SIGNALS_TABLE, index_table(SIGNALS)]
     if not all(storage.exists(f"{path}/{t}") for t in tables):
         return None
     return state
+
+
+def carries_signals(state: State) -> bool:
+    """Whether the run that wrote `state` folded the signals ledger into it."""
+    return SIGNALS in state.folded.get("partitions", {})
 
 
 def _segments_gone(storage: Storage, out: OutputLayout, state: State) -> list[str]:
@@ -307,6 +323,7 @@ def read_carried(spark: SparkSession, out: OutputLayout, state: State) -> Carrie
         spark.read.parquet(f"{state.path}/{WINDOWS_TABLE}"),
         latest_bills([spark.read.parquet(p) for p in state.segment_paths(out, BILLS_TABLE)]),
         state.run_date,
+        spark.read.parquet(f"{state.path}/{SIGNALS_TABLE}") if carries_signals(state) else None,
     )
 
 

@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 
 from jobs.config import ConfigError, Settings, files_beside, policy_from_text
 from jobs.files.layout import InputLayout, OutputLayout
-from jobs.files.ledgers import EVENT_LEDGERS, Readiness, check_readiness, parquet_files
+from jobs.files.ledgers import Readiness, check_readiness, parquet_files
 from jobs.files.storage import Entry, Storage
 from jobs.outcome import ExitCode, Stop
 from jobs.output.publish import is_published, previous_published_run, read_report
@@ -88,11 +88,12 @@ def _name(ledger: str, day: date, entry: Entry) -> str:
 def _files_resting_on(
     storage: Storage, inputs: InputLayout, readiness: Readiness, snapshot: date
 ) -> dict[str, tuple[str, date, Entry]]:
-    """By name: every data file of the event ledgers' complete partitions up to D, and of the
-    accounts snapshot the run uses."""
+    """By name: every data file of the event ledgers' complete partitions up to D (and the
+    signals ledger's, where the policy scores a signal), and of the accounts snapshot the run
+    uses."""
     found = {
         _name(ledger, day, entry): (ledger, day, entry)
-        for ledger in EVENT_LEDGERS
+        for ledger in readiness.folded_ledgers()
         for day, entries in readiness.files.get(ledger, {}).items()
         for entry in parquet_files(entries)
     }
@@ -253,7 +254,9 @@ def verify_inputs(spark: SparkSession, storage: Storage, recorded: Recorded) -> 
         recorded.run_date,
         recorded.manifest,
     )
-    readiness = check_readiness(storage, inputs, run_date)
+    readiness = check_readiness(
+        storage, inputs, run_date, signals=bool(recorded.policy.signal_sources())
+    )
     snapshot = date.fromisoformat(manifest["accounts_snapshot"])
     if readiness.accounts_day != snapshot:
         raise Stop(

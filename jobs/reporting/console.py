@@ -91,6 +91,38 @@ def cells_lines(figures: dict) -> list[str]:
     return ["", "CELLS (champion and challenger, side by side)", table(rows, headers)]
 
 
+def signal_rows(signals: dict) -> tuple[tuple[str, ...], list[tuple]]:
+    """(headers, rows) of each signal's coverage: accounts with a value fresh enough to score."""
+    headers = ("signal", "max age (days)", "fresh", "coverage", "older only", "newest observed")
+    rows = [
+        (
+            s["signal"],
+            s["max_age_days"],
+            f"{s['accounts_with_fresh_value']:,}",
+            f"{s['coverage']:.1%}",
+            f"{s['accounts_with_older_value']:,}",
+            f"{s['newest_observed_on'] or '-'} ({s['newest_age_days']} days)"
+            if s["newest_observed_on"]
+            else "-",
+        )
+        for s in signals["by_signal"]
+    ]
+    return headers, rows
+
+
+def signals_headline(signals: dict) -> str:
+    newest, age = signals["newest_complete_partition"], signals["feed_age_days"]
+    feed = f"newest partition {newest}, {age} days old" if newest else "no partition read yet"
+    return f"SIGNALS (the feed: {feed}; accounts without a fresh value score the missing bin)"
+
+
+def signals_lines(signals: dict | None) -> list[str]:
+    if not signals:
+        return []
+    headers, rows = signal_rows(signals)
+    return ["", signals_headline(signals), table(rows, headers)]
+
+
 def render_run_summary(report: dict, report_path: str) -> str:
     d = report["decisions"]
     status = d["by_status"]
@@ -114,6 +146,7 @@ def render_run_summary(report: dict, report_path: str) -> str:
         "",
         notices_table(d),
         *cells_lines(d),
+        *signals_lines(report.get("signals")),
         "",
         table([(q, v) for q, v in d["score"]["quantiles"].items()], ("score quantile", "score")),
         "",

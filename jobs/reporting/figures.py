@@ -131,6 +131,7 @@ def run_figures(spark: SparkSession, settings: Settings, run_date: date) -> dict
         },
         "limit_distribution": _limit_buckets(limits, previous if previous_day else None),
         "band_migration": _migration(limits, previous, settings) if previous_day else None,
+        "signals": run.get("signals"),
         "report": out.report(run_date),
     }
     limits.unpersist()

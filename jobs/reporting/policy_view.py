@@ -9,6 +9,19 @@ from transforms.policy import Policy
 from transforms.score import bin_label
 
 
+def _sources(policy: Policy) -> list[str]:
+    sources = sorted({c.signal[0] for c in policy.scorecard.signals()})
+    if not sources:
+        return []
+
+    def how(source: str) -> str:
+        if source in policy.required_sources:
+            return "required: no run without its partition of D"
+        return "optional: a stale feed scores as missing"
+
+    return ["signal sources: " + ", ".join(f"{s} ({how(s)})" for s in sources)]
+
+
 def render_policy(policy: Policy, *, guardrails: bool = True) -> str:
     """`guardrails` False: a challenger's, whose guardrails are not the ones that judge."""
     card, rules, guard = policy.scorecard, policy.limits, policy.guardrails
@@ -18,6 +31,7 @@ def render_policy(policy: Policy, *, guardrails: bool = True) -> str:
     highest = card.base_points + sum(card.max_points(c) for c in card.characteristics)
     parts = [
         f"policy {policy.version}",
+        *_sources(policy),
         "",
         "SCORECARD: score = offset + factor x ln(odds), odds as good:bad",
         table(
@@ -47,10 +61,12 @@ def render_policy(policy: Policy, *, guardrails: bool = True) -> str:
         for b in c.bins:
             rows.append((bin_label(b, previous), f"{card.points(b.log_odds):+d}", b.reason))
             previous = b
-        rows.append(("missing", f"{card.points(c.missing.log_odds):+d}", c.missing.reason))
+        missing = "missing" if c.signal is None else f"missing (none within {c.max_age_days} days)"
+        rows.append((missing, f"{card.points(c.missing.log_odds):+d}", c.missing.reason))
+        age = "" if c.signal is None else f"; newest within {c.max_age_days} days"
         parts += [
             "",
-            f"{c.label} ({c.feature}; {c.kind}, {c.monotone}; max {card.max_points(c):+d})",
+            f"{c.label} ({c.feature}; {c.kind}, {c.monotone}; max {card.max_points(c):+d}{age})",
             table(rows, ("value", "points", "reason"), left=(0, 2)),
         ]
     parts += [

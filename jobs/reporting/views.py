@@ -11,6 +11,9 @@ from jobs.reporting.console import (
     cells_lines,
     first_steps,
     notices_table,
+    signal_rows,
+    signals_headline,
+    signals_lines,
     table,
 )
 
@@ -39,6 +42,7 @@ def report_text(f: dict) -> str:
         "NOTICES (what users are told)",
         notices_table(f),
         *cells_lines(f),
+        *signals_lines(f.get("signals")),
         "",
         "SCORES",
         table(
@@ -225,6 +229,17 @@ def _cells_section(f: dict) -> list[str]:
     ]
 
 
+def _signals_section(f: dict) -> list[str]:
+    if not f.get("signals"):
+        return []
+    headers, rows = signal_rows(f["signals"])
+    return [
+        f"<h2>Signals</h2><p>{html.escape(signals_headline(f['signals']).removeprefix('SIGNALS '))}"
+        "</p>",
+        _html_table(headers, rows),
+    ]
+
+
 def report_html(f: dict) -> str:
     hist = f["score_histogram"]
     score_series = [(k, n, hist["previous"].get(k, 0)) for k, n in _all_bins(f)]
@@ -264,6 +279,7 @@ def report_html(f: dict) -> str:
             words=(2, 3),
         ),
         *_cells_section(f),
+        *_signals_section(f),
         "<h2>Score distribution</h2>",
         f"<p>Accounts by score, bins of {hist['bin_width']} points, on a logarithmic scale: "
         "the low bins, where cuts happen, hold few accounts.</p>",
