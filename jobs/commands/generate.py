@@ -64,19 +64,33 @@ def generate(
             None,
             None,
         ),
-        "signals": _write(
-            spark,
-            make_signals(people, seed=seed, start=start, end=end),
-            names(SIGNALS),
-            layout,
-            "signals",
-            start,
-            end,
-        ),
+        "signals": _write_signals(spark, people, layout, seed=seed, start=start, end=end),
     }
     for cached in (people, transactions, bills):
         cached.unpersist()
     return counts
+
+
+def generate_signals(
+    spark: SparkSession, *, input_path: str, users: int, days: int, end: date, seed: int
+) -> int:
+    """Writes only the signals ledger `generate` writes for these sizes and seed (to give a book
+    generated before the ledger existed the same rows); returns the rows."""
+    start = end - timedelta(days=days - 1)
+    people = make_users(spark.range(users), seed=seed, start=start, end=end)
+    return _write_signals(spark, people, InputLayout(input_path), seed=seed, start=start, end=end)
+
+
+def _write_signals(spark, people, layout, *, seed: int, start: date, end: date) -> int:
+    return _write(
+        spark,
+        make_signals(people, seed=seed, start=start, end=end),
+        names(SIGNALS),
+        layout,
+        "signals",
+        start,
+        end,
+    )
 
 
 def _write(
