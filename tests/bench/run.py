@@ -183,6 +183,7 @@ def run_d(inputs: Path, output: Path, end: date, label: str, mode: str, *extra: 
         "fingerprint_seconds": report["phase_seconds"].get("fingerprints"),
         "files_fingerprinted": _files_read(report["input_files"]["read"]),
         "carried_state_bytes": _state_bytes(output, state),
+        "carried_state_bytes_by_table": _state_bytes_by_table(output, state),
         "state_bytes_written": _parquet_bytes(state),
     }
 
@@ -206,6 +207,18 @@ def _state_bytes(output: Path, state: Path) -> int:
         for table in APPENDED_TABLES
     ]
     return _parquet_bytes(state) + sum(_parquet_bytes(t) for t in earlier)
+
+
+def _state_bytes_by_table(output: Path, state: Path) -> dict[str, int]:
+    """The carried state's bytes per table, segments included: where its size is."""
+    folded = json.loads((state / "folded.json").read_text())
+    folders = [output / "_state" / f"run_date={s['run_date']}" for s in folded["segments"][:-1]]
+    sizes: dict[str, int] = {}
+    for table in sorted(p for p in state.iterdir() if p.is_dir()):
+        sizes[table.name] = _parquet_bytes(table) + sum(
+            _parquet_bytes(f / table.name) for f in folders if table.name in APPENDED_TABLES
+        )
+    return sizes
 
 
 def published_tables(output: Path, end: date) -> dict:
@@ -378,6 +391,10 @@ def main(users: int, scales: str, days: int, end_text: str, root: Path) -> None:
         f"{read['state_bytes_written'] / 1e6:.1f} MB; with signals "
         f"{signals_read['carried_state_bytes'] / 1e6:.1f} MB"
     )
+    click.echo(
+        "carried state by table (MB): "
+        + ", ".join(f"{t} {b / 1e6:.1f}" for t, b in read["carried_state_bytes_by_table"].items())
+    )
     click.echo(f"\n{'target':<28}{'value':>8}{'target':>9}")
     for name, value in ratios.items():
         verdict = "met" if value <= TARGETS[name] else "MISSED"
@@ -409,6 +426,7 @@ def main(users: int, scales: str, days: int, end_text: str, root: Path) -> None:
         "rows_read_by_full_recompute": full_read["rows_read"],
         "carried_state_bytes": read["carried_state_bytes"],
         "carried_state_bytes_with_signals": signals_read["carried_state_bytes"],
+        "carried_state_bytes_by_table": read["carried_state_bytes_by_table"],
         "ledger_bytes": ledger_bytes,
         "state_bytes_written_by_nightly_run": read["state_bytes_written"],
         "fingerprints": {
