@@ -42,15 +42,25 @@ def run_nights(inputs: Path, out: Path, conf: Path, *days: str, extra=()):
         assert done.returncode == 0, done.stderr
 
 
+REPLAYED = 3  # observations of EARLIER's partition sent again in D's
+
+
 @pytest.fixture(scope="module")
 def book(world, tmp_path_factory):
     """Three nights under the bureau policy: a bootstrap, then two that fold their own
-    partitions into the state the one before carried."""
+    partitions into the state the one before carried; D's partition also replays a few
+    observations EARLIER's recorded (the policy lets up to half of a day's rows be refused)."""
     root = tmp_path_factory.mktemp("signals")
-    conf = bureau_profile(root / "policy", world["conf"])
+    inputs = input_copy(world, root)
+    replayed = pq.read_table(inputs / "signals" / f"dt={EARLIER}").slice(0, REPLAYED)
+    assert replayed.num_rows == REPLAYED
+    pq.write_table(replayed, inputs / "signals" / f"dt={D}" / "replayed.parquet")
+    conf = bureau_profile(
+        root / "policy", world["conf"], **{"max_reject_share = 0.01": "max_reject_share = 0.5"}
+    )
     nightly = root / "nightly"
-    run_nights(world["input"], nightly, conf, *NIGHTS)
-    return {**world, "conf": conf, "output": nightly, "root": root}
+    run_nights(inputs, nightly, conf, *NIGHTS)
+    return {**world, "input": inputs, "conf": conf, "output": nightly, "root": root}
 
 
 def test_nights_folding_their_own_partitions_equal_a_full_recompute(book, tmp_path):
@@ -59,6 +69,8 @@ def test_nights_folding_their_own_partitions_equal_a_full_recompute(book, tmp_pa
         assert report(book["output"], day)["inputs"]["signals"]["rows_read"] < 100
     state = book["output"] / "_state" / f"run_date={D}"
     assert (state / "signals").is_dir() and (state / "index_signals").is_dir()
+    refused = read_table(book["output"], "rejects", D)
+    assert list(refused[refused.ledger == "signals"].reason) == ["DUPLICATE_OBSERVATION"] * REPLAYED
     full = before_d(book, tmp_path)
     run_nights(book["input"], full, book["conf"], D, extra=("--full-recompute",))
     assert report(full, D)["carried_state"]["mode"] == "full_recompute"
@@ -171,6 +183,14 @@ def test_a_stale_feed_warns_and_the_night_runs_a_required_one_blocks(book, tmp_p
     found = report(out, D)
     assert found["inputs"]["signals"]["feed_age_days"] == 1
     assert any("signals: the feed is stale (1 days old)" in w for w in found["warnings"])
+    # the feed catches up: the night is still reproduced and explained as it was decided
+    shutil.copytree(book["input"] / "signals" / f"dt={D}", inputs / "signals" / f"dt={D}")
+    again = rerate("replay", "--date", D, "--output", str(out), conf=book["conf"])
+    assert again.returncode == 0 and "identical" in again.stdout, again.stdout + again.stderr
+    user_id = str(read_table(out, "limits", D).user_id.iloc[0])
+    args = ("explain", "--date", D, "--user", user_id, "--input", str(inputs), "--output")
+    shown = rerate(*args, str(out), conf=book["conf"])
+    assert shown.returncode == 0 and "WARNING" not in shown.stdout, shown.stdout
 
     required = bureau_profile(
         tmp_path / "required",
@@ -190,6 +210,7 @@ def test_a_stale_feed_warns_and_the_night_runs_a_required_one_blocks(book, tmp_p
 
 def test_bad_signal_rows_are_refused_into_rejects_with_their_account(book, tmp_path):
     inputs = input_copy(book, tmp_path)
+    (inputs / "signals" / f"dt={D}" / "replayed.parquet").unlink()
     bad = pa.table(
         {
             "user_id": pa.array([7, 8, 9], pa.int64()),
@@ -201,11 +222,8 @@ def test_bad_signal_rows_are_refused_into_rejects_with_their_account(book, tmp_p
         }
     )
     pq.write_table(bad, inputs / "signals" / f"dt={D}" / "bad.parquet")
-    conf = bureau_profile(
-        tmp_path / "lenient", book["conf"], **{"max_reject_share = 0.01": "max_reject_share = 0.5"}
-    )
     out = before_d(book, tmp_path)
-    done = run_date(D, inputs, out, conf, "--quiet")
+    done = run_date(D, inputs, out, book["conf"], "--quiet")
     assert done.returncode == 0, done.stderr
     rejects = read_table(out, "rejects", D)
     mine = rejects[rejects.ledger == "signals"].sort_values("row_id")

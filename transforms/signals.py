@@ -79,24 +79,25 @@ def coverage(
     book = accounts.select("user_id").distinct()
     mine = newest.join(book, "user_id", "left_semi")
     figures = []
-    for c in characteristics:
+    # by position: two cells may bin one signal with two age limits
+    for i, c in enumerate(characteristics):
         figures += [
-            F.count(F.when(_is(c) & _fresh(c, as_of), True)).alias(f"fresh_{c.column}"),
-            F.count(F.when(_is(c), True)).alias(f"any_{c.column}"),
-            F.max(F.when(_is(c), F.col("observed_on"))).alias(f"newest_{c.column}"),
+            F.count(F.when(_is(c) & _fresh(c, as_of), True)).alias(f"fresh_{i}"),
+            F.count(F.when(_is(c), True)).alias(f"any_{i}"),
+            F.max(F.when(_is(c), F.col("observed_on"))).alias(f"newest_{i}"),
         ]
     row = mine.agg(*figures).first()
     total = book.count()
     found = []
-    for c in characteristics:
-        fresh, newest_day = row[f"fresh_{c.column}"], row[f"newest_{c.column}"]
+    for i, c in enumerate(characteristics):
+        fresh, newest_day = row[f"fresh_{i}"], row[f"newest_{i}"]
         found.append(
             {
                 "signal": c.feature.removeprefix("signal:"),
                 "max_age_days": c.max_age_days,
                 "accounts": total,
                 "accounts_with_fresh_value": fresh,
-                "accounts_with_older_value": row[f"any_{c.column}"] - fresh,
+                "accounts_with_older_value": row[f"any_{i}"] - fresh,
                 "coverage": round(fresh / total, 4) if total else 0.0,
                 "newest_observed_on": newest_day and newest_day.isoformat(),
                 "newest_age_days": newest_day and (as_of - newest_day).days,

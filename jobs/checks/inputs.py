@@ -59,16 +59,20 @@ def check_inputs(
     run_date: date,
     report: Findings,
     choose_reading: Callable[[Readiness], Reading] | None = None,
+    signals_as_read: list[date] | None = None,
 ) -> CheckedInputs:
     """Runs every input gate, recording each in the report; raises Stop at the first that
     fails. Once the input is ready and its schema right, `choose_reading` says which partitions
-    to read (default: every complete one). The checked rows come back persisted: the caller
-    unpersists them."""
+    to read (default: every complete one). `signals_as_read`: the signals partitions a published
+    run read, when it is decided again (replay). The checked rows come back persisted: the
+    caller unpersists them."""
     inputs = InputLayout(settings.input_path)
     rules = settings.policy.guardrails
     _check_root(storage, settings.input_path, report)
     sources = settings.policy.signal_sources()
-    readiness = check_readiness(storage, inputs, run_date, signals=bool(sources))
+    readiness = check_readiness(
+        storage, inputs, run_date, signals=bool(sources), signals_as_read=signals_as_read
+    )
     folded = readiness.folded_ledgers()
     report.inputs = {
         ledger: {
@@ -121,6 +125,8 @@ def check_inputs(
         run_date,
         readiness.accounts_day,
     )
+    if sources:
+        _check_signal_files(spark, storage, inputs, run_date, reading, report)
     checked = {
         ledger: _checked(spark, inputs, ledger, reading).persist(StorageLevel.MEMORY_AND_DISK)
         for ledger in folded
@@ -171,6 +177,20 @@ def _signals_freshness(settings: Settings, readiness: Readiness, run_date: date,
         f"signals: the feed is stale ({age}): {stale}; scored on the newest observations "
         "within each signal's max_age_days, older ones are missing"
     )
+
+
+def _check_signal_files(spark, storage, inputs, run_date, reading: Reading, report) -> None:
+    """The signals partitions read besides D's (a stale feed that caught up; a full recompute's
+    year) are checked as D's is: an unreadable or drifted file is exit 4, never a failure."""
+    problems = []
+    for day in reading.days.get(SIGNALS, []):
+        if day != run_date:
+            found = read_footers(spark, storage, inputs, SIGNALS, day)
+            problems += found.unreadable + schema_drift(SIGNALS, found.schemas)
+    if not report.record(gates.Finding("signals_files", not problems, problems=problems)):
+        raise Stop(
+            ExitCode.BAD_INPUT, "signals partitions read besides D's: " + "; ".join(problems)
+        )
 
 
 def _check_root(storage: Storage, root: str, report: Findings) -> None:

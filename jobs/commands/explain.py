@@ -17,6 +17,7 @@ from jobs.files.layout import InputLayout, OutputLayout
 from jobs.files.ledgers import EVENT_LEDGERS, SIGNALS, check_readiness, read_ledger
 from jobs.files.storage import Storage
 from jobs.outcome import ExitCode, Stop
+from jobs.output.kept import read_manifest, signals_as_read
 from jobs.output.publish import (
     is_published,
     previous_published_run,
@@ -85,7 +86,14 @@ def _one(spark, path, schema, user_id):
 def _recompute(spark, settings, storage, out, run_date, user_id):
     inputs = InputLayout(settings.input_path)
     scores_signals = bool(settings.policy.signal_sources())
-    readiness = check_readiness(storage, inputs, run_date, signals=scores_signals)
+    # the signals as the run read them: a stale feed may have caught up since
+    readiness = check_readiness(
+        storage,
+        inputs,
+        run_date,
+        signals=scores_signals,
+        signals_as_read=signals_as_read(read_manifest(storage, out, run_date)),
+    )
     mine = F.col("user_id") == user_id
 
     def accepted(ledger: str, days: list[date]):

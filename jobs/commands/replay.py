@@ -21,7 +21,7 @@ from jobs.config import Settings
 from jobs.files.layout import OutputLayout
 from jobs.files.storage import Storage
 from jobs.outcome import ExitCode, Stop
-from jobs.output.kept import is_current, recorded_run, verify_inputs
+from jobs.output.kept import is_current, recorded_run, signals_as_read, verify_inputs
 from jobs.output.publish import read_table
 from transforms.schemas import LIMIT_CHANGES, LIMITS, NOTICES
 
@@ -72,6 +72,7 @@ def replay(
         full_recompute=True,
         staging_root=f"{out.root.rstrip('/')}/_replay",
     )
+    night.signals_as_read = signals_as_read(recorded.manifest)
     result = Replay(run_date, recorded.policy.version, verified)
     try:
         try:

@@ -112,6 +112,8 @@ class Night:
     accept_anomaly: str | None
     full_recompute: bool
     kept: dict[str, str] = field(default_factory=dict)  # files published beside the report
+    # the signals partitions a published run read, when it is decided again (replay)
+    signals_as_read: list[date] | None = None
 
     @property
     def out(self) -> OutputLayout:
@@ -311,7 +313,15 @@ def rerate_night(night: Night) -> None:
 
     clock = _Phases(report)
     try:
-        inputs = check_inputs(spark, night.settings, storage, run_date, report, choose_reading)
+        inputs = check_inputs(
+            spark,
+            night.settings,
+            storage,
+            run_date,
+            report,
+            choose_reading,
+            signals_as_read=night.signals_as_read,
+        )
         clock.lap("input_checks")
         checked = inputs.checked
         log.info(

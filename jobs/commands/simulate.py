@@ -20,7 +20,7 @@ from jobs.config import ConfigError, Settings, load_policy
 from jobs.files.layout import OutputLayout
 from jobs.files.storage import Storage
 from jobs.outcome import ExitCode, Stop
-from jobs.output.kept import is_current, recorded_run, verify_inputs
+from jobs.output.kept import is_current, recorded_run, signals_as_read, verify_inputs
 from jobs.output.publish import read_table
 from jobs.reporting.comparison import compare_runs
 from transforms.schemas import LIMIT_CHANGES, LIMITS, NOTICES
@@ -55,6 +55,7 @@ def simulate(
         full_recompute=False,
         staging_root=f"{target}/_work",
     )
+    night.signals_as_read = signals_as_read(recorded.manifest)
     decided = OutputLayout(target)
     try:
         rerate_night(night)

@@ -40,16 +40,25 @@ class Readiness:
 
 
 def check_readiness(
-    storage: Storage, layout: InputLayout, run_date: date, *, signals: bool = False
+    storage: Storage,
+    layout: InputLayout,
+    run_date: date,
+    *,
+    signals: bool = False,
+    signals_as_read: list[date] | None = None,
 ) -> Readiness:
     """Exit 3 territory: D's ledger partitions and every accounts partition up to D complete.
     With `signals`, the signals ledger's complete partitions too; a missing one is not a problem
-    here (the caller decides: the source may be required)."""
+    here (the caller decides: the source may be required). `signals_as_read`: the signals
+    partitions a published run read (its manifest), to see them as it saw them: a feed that was
+    stale that night may have caught up since."""
     ready = Readiness()
     for ledger in (*EVENT_LEDGERS, SIGNALS) if signals else EVENT_LEDGERS:
         days = [d for d in layout.partition_days(storage, ledger) if d <= run_date]
         listed = {d: storage.list(layout.partition(ledger, d)) for d in days}
         complete = [d for d in days if any(e.name == SUCCESS for e in listed[d])]
+        if ledger == SIGNALS and signals_as_read is not None:
+            complete = [d for d in complete if d in set(signals_as_read)]
         ready.complete_days[ledger] = complete
         ready.files[ledger] = {d: [e for e in listed[d] if not e.is_dir] for d in complete}
         ready.skipped_incomplete[ledger] = [d.isoformat() for d in days if d not in complete]

@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 
 from jobs.config import ConfigError, Settings, files_beside, policy_from_text
 from jobs.files.layout import InputLayout, OutputLayout
-from jobs.files.ledgers import Readiness, check_readiness, parquet_files
+from jobs.files.ledgers import SIGNALS, Readiness, check_readiness, parquet_files
 from jobs.files.storage import Entry, Storage
 from jobs.outcome import ExitCode, Stop
 from jobs.output.publish import is_published, previous_published_run, read_report
@@ -129,10 +129,13 @@ def build_manifest(
     hashes = content_hashes(spark, storage, [e.path for e in chosen.values()])
     for name, entry in chosen.items():
         kept[name] = {"bytes": entry.size, "sha256": hashes[entry.path]}
+    signals = readiness.complete_days.get(SIGNALS)
     return {
         "format": MANIFEST_FORMAT,
         "previous_run": previous_run,
         "accounts_snapshot": snapshot.isoformat(),
+        # the complete signals partitions the decision rests on (files or none), where read
+        **({"signals_partitions": [d.isoformat() for d in signals]} if signals is not None else {}),
         "files": dict(sorted(kept.items())),
         "read": sorted(chosen),
     }
@@ -155,6 +158,12 @@ def manifest_summary(manifest: dict, path: str) -> dict:
             else {"files": len(read), "bytes": sum(files[n]["bytes"] for n in read)}
         ),
     }
+
+
+def signals_as_read(manifest: dict | None) -> list[date] | None:
+    """The signals partitions a run's decision rests on (None: it read no signals)."""
+    days = (manifest or {}).get("signals_partitions")
+    return None if days is None else [date.fromisoformat(d) for d in days]
 
 
 def read_manifest(storage: Storage, layout: OutputLayout, run_date: date | None) -> dict | None:
@@ -255,7 +264,11 @@ def verify_inputs(spark: SparkSession, storage: Storage, recorded: Recorded) -> 
         recorded.manifest,
     )
     readiness = check_readiness(
-        storage, inputs, run_date, signals=bool(recorded.policy.signal_sources())
+        storage,
+        inputs,
+        run_date,
+        signals=bool(recorded.policy.signal_sources()),
+        signals_as_read=signals_as_read(manifest),
     )
     snapshot = date.fromisoformat(manifest["accounts_snapshot"])
     if readiness.accounts_day != snapshot:
