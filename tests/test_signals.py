@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from jobs.config import ConfigError, policy_from_text
+from jobs.files.layout import InputLayout
+from jobs.files.ledgers import read_ledger
 from transforms.carry import fold
 from transforms.policy import Bin, Characteristic
 from transforms.signals import newest_observations, observed_column, signal_features
@@ -257,3 +259,12 @@ def test_an_age_limit_on_a_ledger_feature_and_a_required_source_nobody_scores_ar
         )
     with pytest.raises(ConfigError, match="no characteristic scores a signal of 'telecom'"):
         policy_from_text(with_signal(tail="\n[signals.telecom]\nrequired = true\n"), "p")
+
+
+def test_a_partition_with_only_its_success_marker_reads_as_no_rows(spark, tmp_path):
+    quiet_day = tmp_path / "signals" / f"dt={D}"
+    quiet_day.mkdir(parents=True)
+    (quiet_day / "_SUCCESS").touch()
+    rows = read_ledger(spark, InputLayout(str(tmp_path)), "signals", [D])
+    assert rows.count() == 0
+    assert {"dt", "source_file", "source_row"} <= set(rows.columns)

@@ -183,14 +183,6 @@ def test_a_stale_feed_warns_and_the_night_runs_a_required_one_blocks(book, tmp_p
     found = report(out, D)
     assert found["inputs"]["signals"]["feed_age_days"] == 1
     assert any("signals: the feed is stale (1 days old)" in w for w in found["warnings"])
-    # the feed catches up: the night is still reproduced and explained as it was decided
-    shutil.copytree(book["input"] / "signals" / f"dt={D}", inputs / "signals" / f"dt={D}")
-    again = rerate("replay", "--date", D, "--output", str(out), conf=book["conf"])
-    assert again.returncode == 0 and "identical" in again.stdout, again.stdout + again.stderr
-    user_id = str(read_table(out, "limits", D).user_id.iloc[0])
-    args = ("explain", "--date", D, "--user", user_id, "--input", str(inputs), "--output")
-    shown = rerate(*args, str(out), conf=book["conf"])
-    assert shown.returncode == 0 and "WARNING" not in shown.stdout, shown.stdout
 
     required = bureau_profile(
         tmp_path / "required",
@@ -206,6 +198,15 @@ def test_a_stale_feed_warns_and_the_night_runs_a_required_one_blocks(book, tmp_p
     assert blocked.returncode == 3, blocked.stderr
     assert f"signals/dt={D} is missing" in blocked.stderr
     assert "requires the source(s) ['bureau']" in blocked.stderr
+
+    # the feed catches up: the night is still reproduced and explained as it was decided
+    shutil.copytree(book["input"] / "signals" / f"dt={D}", inputs / "signals" / f"dt={D}")
+    again = rerate("replay", "--date", D, "--output", str(out), conf=book["conf"])
+    assert again.returncode == 0 and "identical" in again.stdout, again.stdout + again.stderr
+    user_id = str(read_table(out, "limits", D).user_id.iloc[0])
+    args = ("explain", "--date", D, "--user", user_id, "--input", str(inputs), "--output")
+    shown = rerate(*args, str(out), conf=book["conf"])
+    assert shown.returncode == 0 and "WARNING" not in shown.stdout, shown.stdout
 
 
 def test_bad_signal_rows_are_refused_into_rejects_with_their_account(book, tmp_path):

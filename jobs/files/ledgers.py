@@ -175,8 +175,11 @@ def read_ledger(
             F.lit(None).cast("long").alias("source_row"),
         )
     paths = [layout.partition(ledger, d) for d in days]
+    # `dt` named in the schema: partitions without a data file (an empty day, only `_SUCCESS`)
+    # still give the column, where discovery from no file gives none
+    with_day = T.StructType([*schema.fields, T.StructField("dt", T.DateType())])
     return (
-        spark.read.schema(schema)
+        spark.read.schema(with_day)
         .option("basePath", layout.ledger_root(ledger))
         .parquet(*paths)
         .select(
