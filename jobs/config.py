@@ -15,6 +15,7 @@ from typing import Any
 from transforms.features import FEATURE_NAMES
 from transforms.policy import (
     SIGNAL_PREFIX,
+    SIGNAL_WORD,
     Band,
     Bin,
     Challenger,
@@ -28,8 +29,6 @@ from transforms.policy import (
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 DEFAULT_PROFILE = CONF_DIR / "local.toml"
 REASON_CODE_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ_")
-# a signal's source and name: lower-case words joined by single underscores
-SIGNAL_WORD = r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*"
 SIGNAL_FEATURE = re.compile(rf"{re.escape(SIGNAL_PREFIX)}({SIGNAL_WORD})\.({SIGNAL_WORD})")
 
 

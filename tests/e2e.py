@@ -109,6 +109,12 @@ def rerate(*args: str, conf: Path | None = None, env: dict | None = None, policy
     )
 
 
+def explain(day: str, user_id: int, inputs: Path, output: Path, conf: Path):
+    """`rerate explain` of one account of a published run, in this process."""
+    args = ("explain", "--date", day, "--user", str(user_id), "--input", str(inputs))
+    return rerate(*args, "--output", str(output), conf=conf)
+
+
 def policy_variant(**guardrails) -> Policy:
     """The policy of conf/ with some guardrails changed, under a version that says so."""
     policy = load_policy(ROOT / "conf" / "policy.toml")

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from jobs.config import load_policy
-from tests.e2e import read_table, report, rerate, run_date
+from tests.e2e import explain, read_table, report, rerate, run_date
 from tests.two_nights import BEFORE, D
 from transforms.cells import cell_of
 
@@ -204,18 +204,7 @@ def test_the_guardrails_judge_the_whole_book_and_the_report_shows_each_cell(book
 def test_explain_decides_a_challenger_account_by_its_cells_policy(book):
     limits = read_table(book["output"], "limits", D)
     user_id = int(limits[limits.cell == "challenger"].user_id.iloc[0])
-    shown = rerate(
-        "explain",
-        "--date",
-        D,
-        "--user",
-        str(user_id),
-        "--input",
-        str(book["input"]),
-        "--output",
-        str(book["output"]),
-        conf=book["conf"],
-    )
+    shown = explain(D, user_id, book["input"], book["output"], book["conf"])
     assert shown.returncode == 0, shown.stderr
     assert "(policy challenger-1, challenger cell)" in shown.stdout
     assert "raise cap (+25%)" in shown.stdout and "WARNING" not in shown.stdout

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from jobs.config import load_policy
-from tests.e2e import read_table, report, rerate, run_date
+from tests.e2e import explain, read_table, report, rerate, run_date
 from tests.two_nights import BEFORE, TABLES, D, fresh_output
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
@@ -128,18 +128,7 @@ def test_explain_shows_a_thin_file_accounts_signal_value_age_and_points(book):
         for b in bureau.bins
         if b.below is None or value < b.below
     )
-    shown = rerate(
-        "explain",
-        "--date",
-        D,
-        "--user",
-        str(user_id),
-        "--input",
-        str(book["input"]),
-        "--output",
-        str(book["output"]),
-        conf=book["conf"],
-    )
+    shown = explain(D, user_id, book["input"], book["output"], book["conf"])
     assert shown.returncode == 0, shown.stderr
     line = next(x for x in shown.stdout.splitlines() if x.strip().startswith("signal:bureau.score"))
     assert f"{value:.4g}" in line and str(newest.observed_on) in line

@@ -18,6 +18,7 @@ class Bin:
 
 
 SIGNAL_PREFIX = "signal:"  # a feature `signal:<source>.<name>` bins a signals ledger value
+SIGNAL_WORD = r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*"  # a source or name: lower-case words joined by _
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ The ledgers arrive with their source: `dt` (the partition the row was recorded i
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from transforms.policy import SIGNAL_WORD
 from transforms.schemas import (
     ACCOUNT_STATUSES,
     ENTRY_TYPES,
@@ -319,8 +320,7 @@ def with_account_checks(accounts: DataFrame, *, repeated: DataFrame | None = Non
     )
 
 
-# The words a signal's source and name are made of (jobs.config.SIGNAL_WORD).
-LOWER_CASE_WORDS = r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$"
+LOWER_CASE_WORDS = f"^{SIGNAL_WORD}$"
 SIGNAL_KEY = ("user_id", "source", "name", "observed_on")
 
 
