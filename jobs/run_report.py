@@ -45,6 +45,7 @@ class RunReport(Findings):
     carried_state: dict | None = None
     input_files: dict | None = None  # jobs.output.kept.manifest_summary
     phase_seconds: dict[str, float] = field(default_factory=dict)
+    spark_jobs: dict[str, dict] = field(default_factory=dict)  # per phase: jobs, stages
     decisions: dict | None = None
     signals: dict | None = None  # the signals feed and each signal's coverage, where scored
     outputs: dict[str, str] | None = None
@@ -95,6 +96,7 @@ class RunReport(Findings):
             "carried_state": self.carried_state,
             "input_files": self.input_files,
             "phase_seconds": self.phase_seconds or None,
+            "spark_jobs": self.spark_jobs or None,
             "decisions": self.decisions,
             "signals": self.signals,
             "outputs": self.outputs,

@@ -43,6 +43,16 @@ def test_a_published_run_has_its_tables_markers_and_report(book):
     assert "accounts re-rated" in book["stdout"] and "limit_changes" in book["stdout"]
 
 
+def test_the_report_counts_each_phases_spark_jobs(book):
+    """What a run's fixed cost is made of: the Spark jobs and stages each phase started."""
+    r = report(book["output"], END)
+    assert list(r["spark_jobs"]) == list(r["phase_seconds"])
+    jobs = {phase: counted["jobs"] for phase, counted in r["spark_jobs"].items()}
+    # every phase but the manifest's hashing reads or writes data with Spark
+    assert all(jobs[p] > 0 for p in ("input_checks", "carried_state", "decision", "summary"))
+    assert all(c["stages"] >= c["jobs"] for c in r["spark_jobs"].values())
+
+
 def test_limits_hold_every_contract_rule(book):
     limits = read_table(book["output"], "limits", END)
     accounts = pd.read_parquet(book["input"] / "accounts" / f"dt={END}")

@@ -311,7 +311,7 @@ def rerate_night(night: Night) -> None:
         planned.append(plan)
         return Reading(plan.read_days, plan.index)
 
-    clock = _Phases(report)
+    clock = _Phases(report, spark)
     try:
         inputs = check_inputs(
             spark,
@@ -472,16 +472,31 @@ def _keep_policy_and_manifest(night: Night, readiness, plan: CarryPlan, previous
 
 
 class _Phases:
-    """Seconds spent in each phase of the run, into the report's `phase_seconds`."""
+    """Seconds spent in each phase of the run, into the report's `phase_seconds`, and the Spark
+    jobs and stages each started, into `spark_jobs` (what a run's fixed cost is made of)."""
 
-    def __init__(self, report: RunReport):
+    def __init__(self, report: RunReport, spark: SparkSession):
         self.laps = report.phase_seconds
+        self.jobs = report.spark_jobs
+        self.tracker = spark.sparkContext.statusTracker()
         self.last = time.monotonic()
+        self.last_job = self._newest_job()
+
+    def _newest_job(self) -> int:
+        return max(self.tracker.getJobIdsForGroup(), default=-1)
 
     def lap(self, phase: str) -> None:
         now = time.monotonic()
         self.laps[phase] = round(now - self.last, 1)
         self.last = now
+        newest = self._newest_job()
+        started = range(self.last_job + 1, newest + 1)
+        infos = [self.tracker.getJobInfo(job) for job in started]
+        self.jobs[phase] = {
+            "jobs": len(started),
+            "stages": len({s for info in infos if info for s in info.stageIds}),
+        }
+        self.last_job = newest
 
 
 def _stage_carried_state(spark, publisher, plan: CarryPlan, checked, run_date):

@@ -179,6 +179,7 @@ def run_d(inputs: Path, output: Path, end: date, label: str, mode: str, *extra: 
             if ledger in report["inputs"]
         },
         "phase_seconds": report["phase_seconds"],
+        "spark_jobs": report.get("spark_jobs", {}),
         # what keeping the manifest of inputs cost the run (jobs.output.kept)
         "fingerprint_seconds": report["phase_seconds"].get("fingerprints"),
         "files_fingerprinted": _files_read(report["input_files"]["read"]),
@@ -353,7 +354,7 @@ def main(users: int, scales: str, days: int, end_text: str, root: Path) -> None:
     _line(f"8 nightly run, {SIGNALS_POLICY.name}", with_signals)
     tiny_folder = root / "tiny"
     tiny = book(tiny_folder, TINY["users"], TINY["days"], TINY["end"], TINY["seed"])
-    tiny_night, _ = night(tiny, tiny_folder / "out", TINY["end"], "tiny")
+    tiny_night, tiny_read = night(tiny, tiny_folder / "out", TINY["end"], "tiny")
     _line(f"9 nightly run, {TINY['users']} accounts", tiny_night)
     tiny_floor = floor("spark", tiny, tiny_folder)
     _line(f"10 Spark floor, {TINY['users']} accounts", tiny_floor)
@@ -395,6 +396,12 @@ def main(users: int, scales: str, days: int, end_text: str, root: Path) -> None:
         "carried state by table (MB): "
         + ", ".join(f"{t} {b / 1e6:.1f}" for t, b in read["carried_state_bytes_by_table"].items())
     )
+    for label, phases in (
+        ("nightly", read),
+        ("full recompute", full_read),
+        (f"{TINY['users']} accounts", tiny_read),
+    ):
+        click.echo(f"phases of the {label} run: {_phases(phases)}")
     click.echo(f"\n{'target':<28}{'value':>8}{'target':>9}")
     for name, value in ratios.items():
         verdict = "met" if value <= TARGETS[name] else "MISSED"
@@ -452,12 +459,27 @@ def main(users: int, scales: str, days: int, end_text: str, root: Path) -> None:
             "nightly": read["phase_seconds"],
             "full_recompute": full_read["phase_seconds"],
             "nightly_with_signals": signals_read["phase_seconds"],
+            "tiny_nightly": tiny_read["phase_seconds"],
+        },
+        "spark_jobs": {
+            "nightly": read["spark_jobs"],
+            "full_recompute": full_read["spark_jobs"],
+            "tiny_nightly": tiny_read["spark_jobs"],
         },
         "nightly_by_users": by_scale,
     }
     path = root / "result.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     click.echo(f"\nwritten: {path}")
+
+
+def _phases(read: dict) -> str:
+    """Each phase's seconds and the Spark jobs it started (from the run's report)."""
+    jobs = read["spark_jobs"]
+    return ", ".join(
+        f"{phase} {seconds} s" + (f" ({jobs[phase]['jobs']} jobs)" if phase in jobs else "")
+        for phase, seconds in read["phase_seconds"].items()
+    )
 
 
 def _line(label: str, m: Measured) -> None:
