@@ -405,12 +405,25 @@ INDEX_COLUMNS = {
     "repayments": ("entry_id", "entry_type", "bill_id", "user_id"),
     "signals": SIGNAL_KEY,
 }
+# Where in the ledger an index row was recorded. The rows checked against an index were all
+# recorded on later days than its rows (jobs.output.carried_state refolds the whole ledger
+# otherwise), so the day alone orders a stand-in before them. Only a repayments bill's earlier
+# rows, several per bill, are ordered among themselves (its first bill row, its first user):
+# they keep the file and row. A transaction id has one index row: its day is enough, and the
+# index is a third smaller.
+INDEX_SOURCE = {
+    "transactions": ("dt",),
+    "repayments": SOURCE_COLUMNS,
+    "signals": SOURCE_COLUMNS,
+}
+# What a stand-in without its file and row sorts by in their place (before any recorded row).
+UNRECORDED = {"source_file": ("", "string"), "source_row": (-1, "long")}
 
 
 def id_index(checked: DataFrame, *, ledger: str) -> DataFrame:
     """The id index of checked rows: each id's first recorded row, with the columns the id rules
     read. Of rows checked_after an index, the ids it did not hold yet."""
-    return checked.filter(F.col(FIRST_OF_ID)).select(*INDEX_COLUMNS[ledger], *SOURCE_COLUMNS)
+    return checked.filter(F.col(FIRST_OF_ID)).select(*INDEX_COLUMNS[ledger], *INDEX_SOURCE[ledger])
 
 
 def _named_by(index: DataFrame, rows: DataFrame, column: str) -> tuple[DataFrame, Column]:
@@ -447,7 +460,10 @@ def checked_after(index: DataFrame, rows: DataFrame, *, ledger: str) -> DataFram
             else F.lit(None).cast(f.dataType).alias(f.name)
             for f in LEDGER_SCHEMAS[ledger].fields
         ],
-        *SOURCE_COLUMNS,
+        *(
+            c if c in earlier.columns else F.lit(UNRECORDED[c][0]).cast(UNRECORDED[c][1]).alias(c)
+            for c in SOURCE_COLUMNS
+        ),
         F.lit(True).alias("_earlier"),
     )
     return (

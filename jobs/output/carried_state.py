@@ -25,8 +25,9 @@ The tables (Parquet; internal, not part of the contract), one row per:
   the due date, settled on); days past due are worked out from it on the run date;
 - `windows`: account, the purchase features' window sums as of the state's date and the last
   purchase day of each calendar month in 13 slots (a month's number mod 13);
-- `index_transactions`, `index_repayments`: the first row of every id ever recorded (for
-  repayments with its type, bill and user): what the duplicate and bill-owner rules need;
+- `index_transactions`, `index_repayments`: the first row of every id ever recorded (of a
+  transaction its day; of a repayment its type, bill, user, and day, file and row): what the
+  duplicate and bill-owner rules need (transforms.validate.INDEX_SOURCE);
 - `signals`, `index_signals` (only when the policy scores a signal): account, source and name
   with its newest observation (value, day observed), written whole; and the key (account,
   source, name, day observed) of every observation accepted, the duplicate rule's index;
@@ -79,9 +80,9 @@ from transforms.carry import (
 from transforms.notices import PENDING
 
 # The one format read and written: segments, the rolled windows, the settled bills as segments,
-# the pending notices.
+# the pending notices, the transactions index without file and row (transforms.validate).
 # Earlier formats never left development; a state of another format is recomputed in full.
-FORMAT = 6
+FORMAT = 7
 PENDING_TABLE = "pending_notices"  # written after the decision (transforms.notices)
 KEEP_STATES = 3  # the newest run dates whose state stays (with the states they build on)
 MAX_SEGMENTS = 31  # a night that would make more writes its state whole
