@@ -50,7 +50,9 @@ def test_the_report_counts_each_phases_spark_jobs(book):
     jobs = {phase: counted["jobs"] for phase, counted in r["spark_jobs"].items()}
     # every phase but the manifest's hashing reads or writes data with Spark
     assert all(jobs[p] > 0 for p in ("input_checks", "carried_state", "decision", "summary"))
-    assert all(c["stages"] >= c["jobs"] for c in r["spark_jobs"].values())
+    # a normal night's fixed cost on this book is about 200 jobs (README: Performance): a change
+    # that adds many more shows here, not only in `make bench`
+    assert sum(jobs.values()) < 260
 
 
 def test_limits_hold_every_contract_rule(book):
@@ -118,8 +120,13 @@ def test_the_bootstrap_compares_with_initial_limits(book):
     assert all(c.old_limit == initial[c.user_id] for c in changes.itertuples())
 
 
-def test_dry_run_publishes_nothing(book, tmp_path):
+def _newest_spark_job(spark) -> int:
+    return max(spark.sparkContext.statusTracker().getJobIdsForGroup(), default=-1)
+
+
+def test_dry_run_publishes_nothing(book, tmp_path, spark):
     out = tmp_path / "out"
+    before = _newest_spark_job(spark)
     done = rerate(
         "run",
         "--date",
@@ -135,6 +142,10 @@ def test_dry_run_publishes_nothing(book, tmp_path):
     assert not (out / "limits").exists() and not (out / "limit_changes").exists()
     attempts = list((out / "runs" / f"run_date={END}" / "attempts").glob("*.json"))
     assert [json.loads(a.read_text())["status"] for a in attempts] == ["dry_run"]
+    # its report counts the Spark jobs this run started, not the session's earlier ones (a
+    # backfill runs many dates in one session); the last may still be on its way to the tracker
+    counted = sum(p["jobs"] for p in json.loads(attempts[0].read_text())["spark_jobs"].values())
+    assert 0 <= _newest_spark_job(spark) - before - counted <= 1
 
 
 def test_exit_3_when_the_days_partition_is_missing_or_incomplete(book, tmp_path):

@@ -473,7 +473,9 @@ def _keep_policy_and_manifest(night: Night, readiness, plan: CarryPlan, previous
 
 class _Phases:
     """Seconds spent in each phase of the run, into the report's `phase_seconds`, and the Spark
-    jobs and stages each started, into `spark_jobs` (what a run's fixed cost is made of)."""
+    jobs each started with their stages (skipped ones included), into `spark_jobs`: what a
+    run's fixed cost is made of. Jobs are counted by id, so a session's earlier runs do not
+    count; a job in a caller's job group is not seen (the job sets none)."""
 
     def __init__(self, report: RunReport, spark: SparkSession):
         self.laps = report.phase_seconds

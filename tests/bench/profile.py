@@ -3,10 +3,11 @@ wall seconds, then the stages that took longest.
 
     python -m tests.bench.profile EVENT_LOG REPORT_JSON [--top N]
 
-The run must have been made with Spark's event log on (`make bench` writes one per measured run
-under data/bench/.../eventlog/; by hand: a profile setting "spark.eventLog.enabled" = "true" and
-"spark.eventLog.dir" = "file:///tmp/events"). The report's `spark_jobs` (jobs per phase, in the
-order the phases ran) says which of the log's jobs belong to which phase.
+The run must have been made, as a process of its own, with Spark's event log on: a profile
+(`rerate --conf`) setting "spark.eventLog.enabled" = "true", "spark.eventLog.dir" =
+"file:///tmp/events" and "spark.eventLog.compress" = "false". The report's `spark_jobs` (jobs
+per phase, in the order the phases ran) says which of the log's jobs belong to which phase;
+the jobs before them (the session's start) are `before`.
 """
 
 import json
