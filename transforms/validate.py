@@ -416,8 +416,6 @@ INDEX_SOURCE = {
     "repayments": SOURCE_COLUMNS,
     "signals": SOURCE_COLUMNS,
 }
-# What a stand-in without its file and row sorts by in their place (before any recorded row).
-UNRECORDED = {"source_file": ("", "string"), "source_row": (-1, "long")}
 
 
 def id_index(checked: DataFrame, *, ledger: str) -> DataFrame:
@@ -460,8 +458,10 @@ def checked_after(index: DataFrame, rows: DataFrame, *, ledger: str) -> DataFram
             else F.lit(None).cast(f.dataType).alias(f.name)
             for f in LEDGER_SCHEMAS[ledger].fields
         ],
+        # a source column the index does not keep is null, as a ledger column is: the day,
+        # earlier than every row checked, orders the stand-in first (INDEX_SOURCE)
         *(
-            c if c in earlier.columns else F.lit(UNRECORDED[c][0]).cast(UNRECORDED[c][1]).alias(c)
+            c if c in earlier.columns else F.lit(None).cast(rows.schema[c].dataType).alias(c)
             for c in SOURCE_COLUMNS
         ),
         F.lit(True).alias("_earlier"),
